@@ -1,0 +1,100 @@
+"""swarm-ceph: Docker Swarm + MicroCeph + CephFS + an nginx stack, on Proxmox VE clones or on hosts you bring."""
+
+import pulumi
+
+from components.cephfs import CephFSMount, CephFSMountArgs, SharedPath, SharedPathArgs
+from components.config import ConfigError, load_settings
+from components.docker_stack import DockerStack, DockerStackArgs, read_stack_files
+from components.microceph import MicroCephCluster, MicroCephClusterArgs, MicroCephNode
+from components.nodes import ExistingHost, ExistingHostArgs, NodeVM, NodeVMArgs
+from components.proxmox_common import make_provider
+from components.security_group import SecurityGroup, SecurityGroupArgs
+from components.swarm import SwarmCluster, SwarmClusterArgs
+from components.template_vm import TemplateVM, TemplateVMArgs
+
+try:
+    settings = load_settings()
+except ConfigError as exc:
+    raise pulumi.RunError(str(exc)) from None
+
+private_key = pulumi.Output.secret(settings.secrets.ssh_private_key.get_secret_value())
+stack_name = pulumi.get_stack()
+
+# 1. The hosts.
+if settings.infrastructure == "proxmox":
+    pve = settings.proxmox
+    provider = make_provider("proxmox", pve, settings.secrets)
+    on_pve = pulumi.ResourceOptions(providers=[provider])
+    group = SecurityGroup(
+        "security-group",
+        SecurityGroupArgs(
+            name=f"swarm-{stack_name}"[:18], network=settings.network,
+            published_port=settings.stack.published_port,
+        ),
+        on_pve,
+    )
+    template = TemplateVM(
+        "template",
+        TemplateVMArgs(
+            proxmox=pve, image=settings.image, template=settings.template, network=settings.network,
+            ssh=settings.ssh, private_key=private_key,
+            api_token=pulumi.Output.secret(settings.secrets.proxmox_api_token.get_secret_value()),
+        ),
+        on_pve,
+    )
+    nodes = [
+        NodeVM(
+            n.name,
+            NodeVMArgs(
+                node=n, proxmox=pve, network=settings.network, ssh=settings.ssh, private_key=private_key,
+                template_vm_id=template.vm_id, template_ready=template.ready, security_group=group.name,
+            ),
+            on_pve,
+        ).handle
+        for n in settings.nodes
+    ]
+else:
+    nodes = [
+        ExistingHost(n.name, ExistingHostArgs(node=n, ssh=settings.ssh, private_key=private_key)).handle
+        for n in settings.nodes
+    ]
+
+# 2. The platform: one code path whatever made the hosts.
+swarm = SwarmCluster("swarm", SwarmClusterArgs(nodes=nodes))
+leader = swarm.leader
+
+if settings.storage.type == "microceph":
+    by_name = {n.name: n for n in settings.nodes}
+    ordered = [leader, *(n for n in nodes if n is not leader)]  # bootstrap on the leader
+    ceph = MicroCephCluster(
+        "microceph",
+        MicroCephClusterArgs(
+            nodes=[MicroCephNode(handle=n, disk=settings.ceph_disk(by_name[n.name])) for n in ordered],
+            storage=settings.storage,
+        ),
+    )
+    storage = CephFSMount(
+        "cephfs",
+        CephFSMountArgs(
+            nodes=nodes, storage=settings.storage, bootstrap_node=ceph.bootstrap_node, monitors=ceph.monitors,
+            ceph_ready=ceph.health,
+        ),
+    )
+else:
+    storage = SharedPath("shared-path", SharedPathArgs(nodes=nodes, path=settings.storage.shared_root))
+
+compose, page = read_stack_files(settings.stack)
+app = DockerStack(
+    "stack",
+    DockerStackArgs(
+        stack=settings.stack, leader=leader, nodes=nodes, shared_root=storage.root, compose=compose, page=page,
+        after=[*swarm.ready, *storage.io_checks.values()],
+    ),
+)
+
+pulumi.export("nodes", {n.name: n.ip for n in nodes})
+pulumi.export("managerAddress", swarm.manager_address)
+pulumi.export("pageUrls", app.urls)
+pulumi.export("sharedPath", storage.root)
+if settings.storage.type == "microceph":
+    pulumi.export("cephFilesystem", settings.storage.fs_name)

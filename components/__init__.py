@@ -1,0 +1,1 @@
+"""swarm-ceph components: one ComponentResource per file, pure rendering kept in plain functions."""

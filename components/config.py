@@ -1,0 +1,380 @@
+"""Typed stack configuration.
+
+Everything the program needs is read from the stack's config (namespace ``swarm-ceph``), parsed into pydantic
+models and cross-checked *before* any resource is created.  Every problem is reported with the config key it comes
+from and how to fix it; all problems are reported at once.
+
+The loader is a plain function over a ``{key: raw value}`` mapping so it can be tested without Pulumi.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "swarm-ceph"
+MAX_MANAGERS = 7
+MIN_CEPH_NODES = 3
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+API_TOKEN = re.compile(r"^[^@\s]+@[^!\s]+![^=\s]+=[0-9a-fA-F-]{36}$")
+
+# Keys that hold secrets: they are not part of the models below and must be set with `--secret`.
+SECRET_KEYS = {
+    "proxmoxApiToken": "pulumi config set --secret swarm-ceph:proxmoxApiToken 'root@pam!pulumi=<uuid>'",
+    "sshPrivateKey": "pulumi config set --secret swarm-ceph:sshPrivateKey < ~/.ssh/id_ed25519",
+    "proxmoxSshPrivateKey": "pulumi config set --secret swarm-ceph:proxmoxSshPrivateKey < ~/.ssh/id_pve",
+}
+
+
+class ConfigError(Exception):
+    """Invalid configuration; ``problems`` holds one line per problem, each naming its key and the fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "invalid swarm-ceph configuration:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+Port = int
+
+
+class ProxmoxConfig(Model):
+    endpoint: str = Field(pattern=r"^https://[^/\s]+(:\d+)?/?$")
+    node_name: str
+    insecure: bool = False
+    ssh_user: str = "root"
+    ssh_address: str | None = None  # address of the PVE node for snippet uploads; defaults to the endpoint's host
+    disk_datastore: str = "local-lvm"
+    snippet_datastore: str = "local"
+    image_datastore: str = "local"
+
+    @property
+    def host(self) -> str:
+        return self.endpoint.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+
+
+class ImageConfig(Model):
+    url: str = Field(pattern=r"^https?://\S+$")
+    checksum: str = Field(pattern=r"^[0-9a-f]{32,128}$")
+    checksum_algorithm: Literal["md5", "sha1", "sha224", "sha256", "sha384", "sha512"] = "sha512"
+    file_name: str = Field(default="debian-12-genericcloud-amd64.qcow2", pattern=r"^[\w.-]+\.qcow2$")
+
+
+class TemplateConfig(Model):
+    vm_id: int = Field(default=9000, ge=100, le=999_999_999)
+    name: str = "debian12-swarm-template"
+    disk_size_gb: int = Field(default=20, ge=4)
+    cores: int = Field(default=2, ge=1)
+    memory_mb: int = Field(default=2048, ge=512)
+    # Address used while the template boots once to install Docker/MicroCeph: an IP in network.cidr, or "dhcp"
+    # (then the address comes from the QEMU guest agent).
+    build_ip: str = "dhcp"
+
+
+class NetworkConfig(Model):
+    bridge: str = "vmbr0"
+    cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.10.1.0/24")
+    gateway: ipaddress.IPv4Address = ipaddress.IPv4Address("10.10.1.1")
+    dns: list[ipaddress.IPv4Address] = Field(default_factory=lambda: [ipaddress.IPv4Address("1.1.1.1")])
+    search_domain: str | None = None
+    lan_cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("192.168.0.0/24")
+    # The guide's alternative to the port list: accept everything from the cluster CIDR.
+    allow_intra_cluster: bool = False
+    # Turning on the datacenter firewall also filters the PVE hosts themselves: opt-in only.
+    enable_datacenter_firewall: bool = False
+
+
+class NodeConfig(Model):
+    name: str
+    ip: ipaddress.IPv4Address
+    role: Literal["manager", "worker"] = "worker"
+    vm_id: int | None = Field(default=None, ge=100, le=999_999_999)
+    labels: dict[str, str] = Field(default_factory=dict)
+    ceph_disk_gb: int = Field(default=50, ge=10)
+    # Device given to `microceph disk add`; defaults to the second SCSI disk of the Proxmox VM.
+    ceph_disk: str | None = None
+    cores: int = Field(default=2, ge=1)
+    memory_mb: int = Field(default=4096, ge=1024)
+    ssh_port: Port = Field(default=22, ge=1, le=65535)
+
+
+class SshConfig(Model):
+    user: str = Field(default="debian", pattern=r"^[a-z_][a-z0-9_-]*$")
+    public_keys: list[str] = Field(default_factory=list)
+    # Bounded waits for SSH while hosts boot.
+    dial_error_limit: int = Field(default=60, ge=1)
+    per_dial_timeout: int = Field(default=10, ge=1)
+
+
+class StorageConfig(Model):
+    type: Literal["microceph", "existing"] = "microceph"
+    # microceph: where CephFS is mounted on every node.  existing: a directory already shared by every node.
+    mount_point: str = Field(default="/mnt/cephfs", pattern=r"^/[\w./-]*$")
+    path: str | None = Field(default=None, pattern=r"^/[\w./-]*$")
+    fs_name: str = Field(default="cephfs", pattern=r"^[A-Za-z0-9_.-]+$")
+    data_pool: str = Field(default="cephfs_data", pattern=r"^[A-Za-z0-9_.-]+$")
+    metadata_pool: str = Field(default="cephfs_metadata", pattern=r"^[A-Za-z0-9_.-]+$")
+    health_timeout_s: int = Field(default=600, ge=30)
+
+    @property
+    def shared_root(self) -> str:
+        return self.path if self.type == "existing" and self.path else self.mount_point
+
+
+class StackConfig(Model):
+    name: str = Field(default="mystack", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    compose_file: str = "stacks/nginx/docker-compose.yml"
+    page_file: str = "stacks/nginx/html/index.html"
+    image: str = "nginx:1.27"
+    published_port: Port = Field(default=8080, ge=1, le=65535)
+    resolve_image: Literal["always", "changed", "never"] = "always"
+    deploy_timeout_s: int = Field(default=300, ge=10)
+
+
+class Secrets(Model):
+    proxmox_api_token: SecretStr | None = None
+    ssh_private_key: SecretStr | None = None
+    proxmox_ssh_private_key: SecretStr | None = None
+
+
+class StackSettings(Model):
+    infrastructure: Literal["proxmox", "hosts"] = "proxmox"
+    proxmox: ProxmoxConfig | None = None
+    image: ImageConfig | None = None
+    template: TemplateConfig = TemplateConfig()
+    network: NetworkConfig = NetworkConfig()
+    nodes: list[NodeConfig]
+    ssh: SshConfig = SshConfig()
+    storage: StorageConfig = StorageConfig()
+    stack: StackConfig = StackConfig()
+    secrets: Secrets = Secrets()
+
+    @property
+    def managers(self) -> list[NodeConfig]:
+        return [n for n in self.nodes if n.role == "manager"]
+
+    @property
+    def leader(self) -> NodeConfig:
+        """The first manager: it initialises the Swarm and bootstraps MicroCeph."""
+        return self.managers[0]
+
+    def ceph_disk(self, node: NodeConfig) -> str:
+        return node.ceph_disk or "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1"
+
+
+@dataclass(frozen=True)
+class RawValue:
+    value: Any
+    secret: bool
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config over as JSON text; scalars stay strings (pydantic coerces them)."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _key(loc: tuple) -> str:
+    out = NAMESPACE + ":"
+    first = True
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("" if first else ".") + str(part)
+        first = False
+    return out
+
+
+_SECTION_FIXES = {
+    "nodes": "list every node as {name, ip, role, vmId} under swarm-ceph:nodes",
+    "proxmox": "set swarm-ceph:proxmox.endpoint and .nodeName (or infrastructure: hosts)",
+    "image": "set swarm-ceph:image.url and .checksum (the Debian 12 genericcloud qcow2 and its SHA512)",
+}
+
+
+def parse_settings(raw: Mapping[str, RawValue]) -> StackSettings:
+    """Parse and cross-check the config of one stack.  ``raw`` maps keys without namespace to values."""
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    fields = {f.alias or n for n, f in StackSettings.model_fields.items()} - {"secrets"}
+    for key, item in raw.items():
+        if key in SECRET_KEYS:
+            if not item.secret:
+                problems.append(
+                    f"{NAMESPACE}:{key} is stored in clear text. Fix: `pulumi config rm {NAMESPACE}:{key}` "
+                    f"then `{SECRET_KEYS[key]}`"
+                )
+            secrets[key] = item.value
+        elif key in fields:
+            data[key] = _decode(item.value)
+        else:
+            close = [f for f in sorted(fields | set(SECRET_KEYS)) if f.lower() == key.lower()]
+            hint = f" (did you mean {NAMESPACE}:{close[0]}?)" if close else ""
+            problems.append(
+                f"{NAMESPACE}:{key} is not a known setting{hint}. Fix: remove it with "
+                f"`pulumi config rm {NAMESPACE}:{key}`; known: {', '.join(sorted(fields))}"
+            )
+    data["secrets"] = secrets
+    try:
+        settings = StackSettings.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            key = _key(loc)
+            if err["type"] == "missing":
+                fix = _SECTION_FIXES.get(str(loc[0]), "set it with `pulumi config set`")
+                problems.append(f"{key} is required. Fix: {fix}")
+            elif err["type"] == "extra_forbidden":
+                problems.append(f"{key} is not a known setting (typo?). Fix: remove or rename it")
+            else:
+                problems.append(f"{key}: {err['msg']} (got {err.get('input')!r}). Fix: correct the value")
+        raise ConfigError(problems) from None
+    problems += check_settings(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def check_settings(s: StackSettings) -> list[str]:
+    """Cross-field checks the per-field models cannot express.  Returns one line per problem."""
+    p: list[str] = []
+    net = s.network
+    ns = NAMESPACE
+
+    if s.infrastructure == "proxmox":
+        if s.proxmox is None:
+            p.append(f"{ns}:proxmox is required with infrastructure: proxmox. Fix: {_SECTION_FIXES['proxmox']}")
+        if s.image is None:
+            p.append(f"{ns}:image is required with infrastructure: proxmox. Fix: {_SECTION_FIXES['image']}")
+        if s.ssh.user == "root":
+            p.append(f"{ns}:ssh.user is root: cloud-init keeps root locked on the VMs. Fix: use a sudo user, e.g. debian")
+        if not s.ssh.public_keys:
+            p.append(
+                f"{ns}:ssh.publicKeys is empty: the VMs would have no way in. Fix: "
+                f"`pulumi config set --path '{ns}:ssh.publicKeys[0]' \"$(cat ~/.ssh/id_ed25519.pub)\"`"
+            )
+        token = s.secrets.proxmox_api_token
+        if token is None:
+            p.append(f"{ns}:proxmoxApiToken is missing. Fix: `{SECRET_KEYS['proxmoxApiToken']}`")
+        elif not API_TOKEN.match(token.get_secret_value()):
+            p.append(
+                f"{ns}:proxmoxApiToken is not of the form user@realm!tokenid=uuid. Fix: "
+                f"`{SECRET_KEYS['proxmoxApiToken']}`"
+            )
+        if net.gateway not in net.cidr:
+            p.append(f"{ns}:network.gateway {net.gateway} is outside network.cidr {net.cidr}. Fix: use an address in {net.cidr}")
+        if s.template.build_ip != "dhcp":
+            try:
+                build_ip = ipaddress.IPv4Address(s.template.build_ip)
+            except ValueError:
+                p.append(f"{ns}:template.buildIp {s.template.build_ip!r} is neither an IPv4 address nor 'dhcp'. Fix: correct it")
+            else:
+                p += _check_ip(f"{ns}:template.buildIp", build_ip, net)
+                if build_ip in {n.ip for n in s.nodes}:
+                    p.append(f"{ns}:template.buildIp {build_ip} is also a node's IP. Fix: pick a free address")
+    elif s.storage.type == "microceph" and any(n.ceph_disk is None for n in s.nodes):
+        missing = [i for i, n in enumerate(s.nodes) if n.ceph_disk is None]
+        p.append(
+            f"{ns}:nodes[{missing[0]}].cephDisk is required with infrastructure: hosts and storage microceph "
+            f"(the disk MicroCeph will wipe). Fix: set cephDisk on every node, e.g. /dev/sdb"
+        )
+
+    if s.secrets.ssh_private_key is None:
+        p.append(f"{ns}:sshPrivateKey is missing (remote steps log in with it). Fix: `{SECRET_KEYS['sshPrivateKey']}`")
+
+    if not s.nodes:
+        p.append(f"{ns}:nodes is empty. Fix: {_SECTION_FIXES['nodes']}")
+        return p
+
+    for field in ("name", "ip", "vm_id"):
+        counts = Counter(getattr(n, field) for n in s.nodes if getattr(n, field) is not None)
+        for value, count in counts.items():
+            if count > 1:
+                idx = [i for i, n in enumerate(s.nodes) if getattr(n, field) == value]
+                p.append(
+                    f"{ns}:nodes[{idx[1]}].{to_camel(field)} {value} is used by {count} nodes "
+                    f"(nodes {idx}). Fix: give every node its own {to_camel(field)}"
+                )
+
+    for i, n in enumerate(s.nodes):
+        key = f"{ns}:nodes[{i}]"
+        if not DNS_LABEL.match(n.name):
+            p.append(
+                f"{key}.name {n.name!r} is not a valid hostname (DNS label: a-z, 0-9, '-', at most 63, "
+                f"no leading/trailing '-'). Fix: rename it, e.g. swarm-worker1"
+            )
+        p += _check_ip(f"{key}.ip", n.ip, net)
+        if s.infrastructure == "proxmox":
+            if n.vm_id is None:
+                p.append(f"{key}.vmId is required with infrastructure: proxmox. Fix: set a free VM id, e.g. {110 + i}")
+            elif n.vm_id == s.template.vm_id:
+                p.append(f"{key}.vmId {n.vm_id} collides with template.vmId. Fix: use another VM id")
+        for label in n.labels:
+            if not LABEL_KEY.match(label):
+                p.append(f"{key}.labels key {label!r} is not a valid Docker node label. Fix: use letters, digits, '.', '-', '_'")
+
+    managers = len(s.managers)
+    if managers == 0:
+        p.append(f"{ns}:nodes has no manager. Fix: set role: manager on 1, 3, 5 or 7 nodes")
+    elif managers % 2 == 0 or managers > MAX_MANAGERS:
+        p.append(
+            f"{ns}:nodes has {managers} managers: Raft needs an odd number, at most {MAX_MANAGERS}, to keep a "
+            f"quorum. Fix: set role: manager on 1, 3, 5 or 7 nodes"
+        )
+    if s.storage.type == "microceph" and len(s.nodes) < MIN_CEPH_NODES:
+        p.append(
+            f"{ns}:nodes has {len(s.nodes)} nodes; MicroCeph needs at least {MIN_CEPH_NODES} for 3x replication. "
+            f"Fix: add nodes or use storage.type: existing"
+        )
+    if s.storage.type == "existing" and not s.storage.path:
+        p.append(f"{ns}:storage.path is required with storage.type: existing. Fix: set it to the directory shared by every node")
+    if s.storage.type == "microceph" and s.storage.path:
+        p.append(f"{ns}:storage.path is only used with storage.type: existing. Fix: remove it (CephFS mounts at storage.mountPoint)")
+    return p
+
+
+def _check_ip(key: str, ip: ipaddress.IPv4Address, net: NetworkConfig) -> list[str]:
+    if ip not in net.cidr:
+        return [f"{key} {ip} is outside network.cidr {net.cidr}. Fix: use an address in {net.cidr} or change network.cidr"]
+    if ip == net.gateway:
+        return [f"{key} {ip} is the gateway. Fix: pick another address in {net.cidr}"]
+    if ip in (net.cidr.network_address, net.cidr.broadcast_address):
+        return [f"{key} {ip} is the network or broadcast address of {net.cidr}. Fix: pick a host address"]
+    return []
+
+
+def read_pulumi_config() -> dict[str, RawValue]:
+    """All ``swarm-ceph:*`` keys of the running stack, with their secret flag (needs the Pulumi runtime)."""
+    from pulumi.runtime import config as rc
+
+    values = {**rc.get_config_env(), **rc.CONFIG.get()}
+    secret_keys = set(rc.get_config_secret_keys_env()) | {k for k in values if rc.is_config_secret(k)}
+    prefix = NAMESPACE + ":"
+    return {
+        k[len(prefix):]: RawValue(v, k in secret_keys) for k, v in values.items() if k.startswith(prefix)
+    }
+
+
+def load_settings() -> StackSettings:
+    return parse_settings(read_pulumi_config())

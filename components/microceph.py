@@ -1,0 +1,68 @@
+"""MicroCephCluster: bootstrap, add/join every node (one at a time), one OSD per node, wait for HEALTH_OK."""
+
+from __future__ import annotations
+
+import pulumi
+from pydantic import BaseModel, ConfigDict
+
+from .config import StorageConfig
+from .remote import NodeHandle, run_script
+
+BOOTSTRAP_TIMEOUT_S = 300
+
+
+class MicroCephNode(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    handle: NodeHandle
+    disk: str
+
+
+class MicroCephClusterArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    nodes: list[MicroCephNode]
+    storage: StorageConfig
+
+
+class MicroCephCluster(pulumi.ComponentResource):
+    """Nothing here deletes Ceph state: destroying the VMs removes it, and on hosts you brought, removing OSDs or
+    members automatically could lose data; scale-down is a documented manual step."""
+
+    def __init__(self, name: str, args: MicroCephClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("swarm-ceph:index:MicroCephCluster", name, None, opts)
+        first, *others = args.nodes
+        self.bootstrap_node = first.handle
+        self.bootstrap = run_script(
+            f"{name}-bootstrap", first.handle, "microceph-bootstrap.sh", [first.handle.ip, BOOTSTRAP_TIMEOUT_S],
+            parent=self,
+        )
+        self.adds: dict[str, pulumi.Resource] = {}
+        self.joins: dict[str, pulumi.Resource] = {first.handle.name: self.bootstrap}
+        previous: pulumi.Resource = self.bootstrap
+        for member in others:
+            node = member.handle
+            # Serialized on purpose: a MicroCeph (microcluster/dqlite) leader reliably admits one joining member
+            # at a time; concurrent joins fail intermittently (canonical/microcloud#156 made its joins sequential).
+            add = run_script(
+                f"{name}-{node.name}-add", first.handle, "microceph-add.sh", [node.name], parent=self, secret=True,
+                depends_on=[previous],
+            )
+            join = run_script(
+                f"{name}-{node.name}-join", node, "microceph-join.sh", parent=self, stdin=pulumi.Output.secret(add.stdout), secret=True,
+            )
+            self.adds[node.name] = add
+            self.joins[node.name] = join
+            previous = join
+        self.disks = {
+            m.handle.name: run_script(
+                f"{name}-{m.handle.name}-disk", m.handle, "microceph-disk.sh", [m.disk], parent=self,
+                depends_on=[self.joins[m.handle.name]],
+            )
+            for m in args.nodes
+        }
+        self.health = run_script(
+            f"{name}-health", first.handle, "ceph-health.sh", [len(args.nodes), args.storage.health_timeout_s],
+            parent=self, depends_on=list(self.disks.values()),
+        )
+        # MicroCeph places MONs on the first three members.
+        self.monitors = [m.handle.ip for m in args.nodes[:3]]
+        self.register_outputs({"monitors": self.monitors})

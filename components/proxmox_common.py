@@ -1,0 +1,65 @@
+"""Pieces the Proxmox components share: the provider, the VM hardware every VM gets, readiness."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pulumi
+import pulumi_proxmoxve as proxmoxve
+
+from .config import NetworkConfig, ProxmoxConfig, Secrets
+
+
+def make_provider(name: str, pve: ProxmoxConfig, secrets: Secrets) -> proxmoxve.Provider:
+    """The proxmoxve provider. SSH to the PVE node is only used to upload the cloud-init snippets."""
+    assert secrets.proxmox_api_token is not None  # checked by config.check_settings
+    ssh_key = secrets.proxmox_ssh_private_key
+    return proxmoxve.Provider(
+        name,
+        endpoint=pve.endpoint,
+        insecure=pve.insecure,
+        api_token=pulumi.Output.secret(secrets.proxmox_api_token.get_secret_value()),
+        ssh=proxmoxve.ProviderSshArgs(
+            username=pve.ssh_user,
+            private_key=pulumi.Output.secret(ssh_key.get_secret_value()) if ssh_key else None,
+            agent=ssh_key is None,
+            nodes=[proxmoxve.ProviderSshNodeArgs(name=pve.node_name, address=pve.ssh_address or pve.host)],
+        ),
+    )
+
+
+def ip_config(address: str, network: NetworkConfig) -> proxmoxve.VmLegacyInitializationIpConfigArgs:
+    """Static address in the cluster CIDR (or "dhcp")."""
+    if address == "dhcp":
+        ipv4 = proxmoxve.VmLegacyInitializationIpConfigIpv4Args(address="dhcp")
+    else:
+        prefix = network.cidr.prefixlen
+        ipv4 = proxmoxve.VmLegacyInitializationIpConfigIpv4Args(
+            address=f"{ipaddress.IPv4Address(address)}/{prefix}", gateway=str(network.gateway)
+        )
+    return proxmoxve.VmLegacyInitializationIpConfigArgs(ipv4=ipv4)
+
+
+def dns_config(network: NetworkConfig) -> proxmoxve.VmLegacyInitializationDnsArgs:
+    return proxmoxve.VmLegacyInitializationDnsArgs(
+        servers=[str(s) for s in network.dns], domain=network.search_domain
+    )
+
+
+def nic(network: NetworkConfig) -> proxmoxve.VmLegacyNetworkDeviceArgs:
+    """virtio NIC on the bridge with the PVE firewall flag on (the VM's rules only apply with it)."""
+    return proxmoxve.VmLegacyNetworkDeviceArgs(bridge=network.bridge, model="virtio", firewall=True)
+
+
+def common_vm_args(cores: int, memory_mb: int) -> dict:
+    """Hardware every VM gets: guest agent, serial console, virtio-scsi, Linux OS type."""
+    return dict(
+        agent=proxmoxve.VmLegacyAgentArgs(enabled=True, trim=True, timeout="15m"),
+        cpu=proxmoxve.VmLegacyCpuArgs(cores=cores, type="x86-64-v2-AES"),
+        memory=proxmoxve.VmLegacyMemoryArgs(dedicated=memory_mb),
+        operating_system=proxmoxve.VmLegacyOperatingSystemArgs(type="l26"),
+        scsi_hardware="virtio-scsi-single",
+        serial_devices=[proxmoxve.VmLegacySerialDeviceArgs(device="socket")],
+        vga=proxmoxve.VmLegacyVgaArgs(type="serial0"),
+        stop_on_destroy=True,
+    )

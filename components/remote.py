@@ -1,0 +1,81 @@
+"""What the platform components know about a node, and the one way they run a script on it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Sequence
+
+import pulumi
+import pulumi_command as command
+from pydantic import BaseModel, ConfigDict
+
+from .scripts import script_command
+
+
+class NodeHandle(BaseModel):
+    """A host the platform runs on, whatever created it (a Proxmox clone or a host you brought).
+
+    ``ready`` is the resource that proves the host answers (its readiness step): every remote step on the host
+    depends on it, so at destroy time each step is undone while its host still exists."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    name: str
+    ip: str | pulumi.Output  # an Output only for a template built with DHCP
+    role: Literal["manager", "worker"]
+    labels: dict[str, str]
+    ssh_user: str
+    ssh_port: int
+    private_key: Any  # pulumi.Output[str], secret
+    dial_error_limit: int = 60
+    per_dial_timeout: int = 10
+    ready: Any = None  # pulumi.Resource
+
+    @property
+    def sudo(self) -> bool:
+        return self.ssh_user != "root"
+
+    def connection(self) -> command.remote.ConnectionArgs:
+        return command.remote.ConnectionArgs(
+            host=self.ip,
+            port=self.ssh_port,
+            user=self.ssh_user,
+            private_key=self.private_key,
+            dial_error_limit=self.dial_error_limit,
+            per_dial_timeout=self.per_dial_timeout,
+        )
+
+
+def run_script(
+    name: str,
+    node: NodeHandle,
+    script: str,
+    args: Sequence[object] = (),
+    *,
+    parent: pulumi.Resource,
+    stdin: pulumi.Input[str] | None = None,
+    delete: tuple[str, Sequence[object]] | None = None,
+    secret: bool = False,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> command.remote.Command:
+    """Run ``script`` with ``args`` on ``node``; ``delete`` names the script (and args) that undoes it.
+
+    Secrets only ever travel on stdin. A ``secret`` step (secret stdin or stdout) logs nothing and its stdout is stored
+    as a secret. Changing the script or its arguments re-runs it in place (an update, not a replacement,
+    so the delete of the old step never runs after the new one)."""
+    create = script_command(script, *args, sudo=node.sudo)
+    deps = [node.ready, *depends_on] if node.ready is not None else list(depends_on)
+    return command.remote.Command(
+        name,
+        connection=node.connection(),
+        create=create,
+        update=create,
+        delete=script_command(delete[0], *delete[1], sudo=node.sudo) if delete else None,
+        stdin=stdin,
+        logging=command.remote.Logging.NONE if secret else command.remote.Logging.STDOUT_AND_STDERR,
+        add_previous_output_in_env=False,
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            depends_on=deps,
+            additional_secret_outputs=["stdout"] if secret else None,
+        ),
+    )

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# stack-deploy.sh deploy STACK DIR RESOLVE_IMAGE TIMEOUT_S [VAR=VALUE...] (compose file on stdin): write the
+#   compose file to DIR, `docker stack deploy` it with VAR=VALUE in its environment (compose interpolation), and
+#   wait until every service has all its tasks Running.
+# stack-deploy.sh remove STACK TIMEOUT_S: `docker stack rm` and wait until its services and networks are gone.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+action=${1:?usage: stack-deploy.sh deploy|remove STACK ...}
+stack=${2:?usage: stack-deploy.sh deploy|remove STACK ...}
+shift 2
+
+stack_filter=(--filter "label=com.docker.stack.namespace=$stack")
+
+converged() {
+  local replicas services svc
+  services=$(docker service ls "${stack_filter[@]}" -q)
+  [[ -n $services ]] || return 1
+  replicas=$(docker service ls "${stack_filter[@]}" --format '{{.Replicas}}')
+  # every "running/desired" pair equal and non-zero
+  while IFS= read -r r; do
+    r=${r%% *}
+    [[ ${r%/*} == "${r#*/}" && ${r#*/} != 0 ]] || return 1
+  done <<<"$replicas"
+  # and every task that should run really is Running (Replicas also counts tasks on nodes that are down)
+  for svc in $services; do
+    if docker service ps "$svc" --filter desired-state=running --format '{{.CurrentState}}' | grep -qv '^Running'; then
+      return 1
+    fi
+  done
+}
+
+case $action in
+  deploy)
+    dir=${1:?usage: stack-deploy.sh deploy STACK DIR RESOLVE_IMAGE TIMEOUT_S [VAR=VALUE...]}
+    resolve=${2:?} timeout_s=${3:?}
+    shift 3
+    mkdir -p "$dir"
+    cat >"$dir/docker-compose.yml.tmp"
+    mv -f "$dir/docker-compose.yml.tmp" "$dir/docker-compose.yml"
+    env "$@" docker stack deploy --prune --resolve-image "$resolve" -c "$dir/docker-compose.yml" "$stack" >/dev/null
+    if ! retry "$timeout_s" 2 converged; then
+      docker stack ps --no-trunc "$stack" >&2 || true
+      die "stack $stack did not converge within ${timeout_s}s"
+    fi
+    echo "deployed"
+    ;;
+  remove)
+    timeout_s=${1:?usage: stack-deploy.sh remove STACK TIMEOUT_S}
+    if [[ -n $(docker service ls "${stack_filter[@]}" -q 2>/dev/null) ]]; then
+      docker stack rm "$stack" >/dev/null
+    fi
+    gone() {
+      [[ -z $(docker service ls "${stack_filter[@]}" -q) && -z $(docker network ls "${stack_filter[@]}" -q) ]]
+    }
+    retry "$timeout_s" 2 gone || die "stack $stack was not gone within ${timeout_s}s"
+    echo "removed"
+    ;;
+  *) die "unknown action '$action' (deploy|remove)" ;;
+esac

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# swarm-node.sh apply HOSTNAME TIMEOUT_S [KEY=VALUE...]: on a manager, wait until the node is Ready and make its
+#   labels exactly the given set (labels are managed here: others are removed).
+# swarm-node.sh remove HOSTNAME: on a manager, demote the node if it is a manager and remove it from the Swarm.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+action=${1:?usage: swarm-node.sh apply|remove HOSTNAME ...}
+host=${2:?usage: swarm-node.sh apply|remove HOSTNAME ...}
+shift 2
+
+node_field() { docker node inspect --format "$2" "$1" 2>/dev/null; }
+# shellcheck disable=SC2016 # a Go template, not shell
+labels_template='{{range $k, $v := .Spec.Labels}}{{$k}}{{"\n"}}{{end}}'
+is_ready() { [[ $(node_field "$host" '{{.Status.State}}') == ready ]]; }
+
+case $action in
+  apply)
+    timeout_s=${1:?usage: swarm-node.sh apply HOSTNAME TIMEOUT_S [KEY=VALUE...]}
+    shift
+    retry "$timeout_s" 2 is_ready || die "node $host is not Ready in the swarm after ${timeout_s}s"
+    changes=()
+    for kv in "$@"; do
+      [[ $(node_field "$host" "{{index .Spec.Labels \"${kv%%=*}\"}}") == "${kv#*=}" ]] || changes+=(--label-add "$kv")
+    done
+    while IFS= read -r key; do
+      [[ -n $key ]] || continue
+      wanted=false
+      for kv in "$@"; do [[ ${kv%%=*} == "$key" ]] && wanted=true; done
+      $wanted || changes+=(--label-rm "$key")
+    done < <(node_field "$host" "$labels_template")
+    if ((${#changes[@]})); then
+      docker node update "${changes[@]}" "$host" >/dev/null
+    fi
+    echo "ready"
+    ;;
+  remove)
+    if ! docker node inspect "$host" >/dev/null 2>&1; then
+      log "$host is not in the swarm; nothing to remove"
+      exit 0
+    fi
+    if [[ $(node_field "$host" '{{.Spec.Role}}') == manager ]]; then
+      docker node demote "$host" >/dev/null
+    fi
+    docker node rm --force "$host" >/dev/null
+    echo "removed"
+    ;;
+  *) die "unknown action '$action' (apply|remove)" ;;
+esac

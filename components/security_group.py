@@ -1,0 +1,84 @@
+"""SecurityGroup: the PVE cluster firewall security group the node VMs use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_proxmoxve as proxmoxve
+from pydantic import BaseModel, ConfigDict
+
+from .config import NetworkConfig
+
+# (proto, PVE port spec, what it is for): PVE writes port ranges with a colon.
+CLUSTER_PORTS: list[tuple[str, str, str]] = [
+    ("tcp", "2377", "Swarm cluster management"),
+    ("tcp", "7946", "Swarm node gossip"),
+    ("udp", "7946", "Swarm node gossip"),
+    ("udp", "4789", "Swarm overlay network (VXLAN)"),
+    ("tcp", "3300", "Ceph MON (msgr2)"),
+    ("tcp", "6789", "Ceph MON (msgr1)"),
+    ("tcp", "6800:7300", "Ceph OSD/MDS/MGR"),
+    ("tcp", "7443", "MicroCeph daemon API"),
+]
+LAN_PORTS: list[tuple[str, str, str]] = [
+    ("tcp", "22", "SSH"),
+]
+
+
+@dataclass(frozen=True)
+class Rule:
+    proto: str | None
+    dport: str | None
+    source: str
+    comment: str
+    action: str = "ACCEPT"
+    type: str = "in"
+
+
+def security_group_rules(network: NetworkConfig, published_port: int) -> list[Rule]:
+    """The inbound rules of the group: cluster ports from the cluster CIDR only (or everything from it, if
+    allowIntraCluster), SSH and the published page from the LAN CIDR only."""
+    cluster, lan = str(network.cidr), str(network.lan_cidr)
+    if network.allow_intra_cluster:
+        rules = [Rule(None, None, cluster, "all traffic between cluster nodes")]
+    else:
+        rules = [Rule(proto, port, cluster, why) for proto, port, why in CLUSTER_PORTS]
+    rules += [Rule(proto, port, lan, why) for proto, port, why in LAN_PORTS]
+    rules.append(Rule("tcp", str(published_port), lan, "the published web page"))
+    return rules
+
+
+class SecurityGroupArgs(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    network: NetworkConfig
+    published_port: int
+
+
+class SecurityGroup(pulumi.ComponentResource):
+    """A PVE cluster-level security group (and, only if asked, the datacenter firewall switch)."""
+
+    def __init__(self, name: str, args: SecurityGroupArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("swarm-ceph:index:SecurityGroup", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.group = proxmoxve.cluster.firewall.security.GroupLegacy(
+            name,
+            name=args.name,
+            comment="swarm-ceph: Docker Swarm + MicroCeph nodes",
+            rules=[
+                proxmoxve.cluster.firewall.security.GroupLegacyRuleArgs(
+                    type=r.type, action=r.action, proto=r.proto, dport=r.dport, source=r.source, comment=r.comment
+                )
+                for r in security_group_rules(args.network, args.published_port)
+            ],
+            opts=child,
+        )
+        if args.network.enable_datacenter_firewall:
+            # Also filters the PVE hosts themselves; input stays ACCEPT at datacenter level so the PVE UI/API
+            # keep working: the VMs get their own DROP policy.
+            proxmoxve.cluster.FirewallLegacy(
+                f"{name}-datacenter", enabled=True, input_policy="ACCEPT", output_policy="ACCEPT", opts=child
+            )
+        self.name = self.group.name
+        self.register_outputs({"name": self.name})

@@ -1,0 +1,130 @@
+"""TemplateVM: the Debian 12 cloud image, booted once to install Docker and MicroCeph, sealed, made a template."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_command as command
+import pulumi_proxmoxve as proxmoxve
+from pydantic import BaseModel, ConfigDict
+
+from cloudinit import template_user_data
+
+from .config import ImageConfig, NetworkConfig, ProxmoxConfig, SshConfig, TemplateConfig
+from .proxmox_common import common_vm_args, dns_config, ip_config, nic
+from .remote import NodeHandle, run_script
+from .scripts import script_command
+
+SEAL_TIMEOUT_S = 1800
+
+
+class TemplateVMArgs(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    proxmox: ProxmoxConfig
+    image: ImageConfig
+    template: TemplateConfig
+    network: NetworkConfig
+    ssh: SshConfig
+    private_key: object  # pulumi.Output[str], secret
+    api_token: object  # pulumi.Output[str], secret
+
+
+class TemplateVM(pulumi.ComponentResource):
+    """Image download -> cloud-config snippet -> VM from the imported disk -> first boot (cloud-init installs
+    everything) -> seal and power off -> convert to a template; clones must depend on ``ready``."""
+
+    def __init__(self, name: str, args: TemplateVMArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("swarm-ceph:index:TemplateVM", name, None, opts)
+        pve, t = args.proxmox, args.template
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.image = proxmoxve.download.FileLegacy(
+            f"{name}-image",
+            node_name=pve.node_name,
+            datastore_id=pve.image_datastore,
+            content_type="import",
+            url=args.image.url,
+            file_name=args.image.file_name,
+            checksum=args.image.checksum,
+            checksum_algorithm=args.image.checksum_algorithm,
+            upload_timeout=1800,
+            opts=child,
+        )
+        self.user_data = proxmoxve.FileLegacy(
+            f"{name}-user-data",
+            node_name=pve.node_name,
+            datastore_id=pve.snippet_datastore,
+            content_type="snippets",
+            source_raw=proxmoxve.FileLegacySourceRawArgs(
+                data=template_user_data(hostname=t.name, user=args.ssh.user, public_keys=args.ssh.public_keys),
+                file_name=f"{t.name}-user-data.yaml",
+            ),
+            opts=child,
+        )
+        self.vm = proxmoxve.VmLegacy(
+            name,
+            node_name=pve.node_name,
+            vm_id=t.vm_id,
+            name=t.name,
+            description="swarm-ceph template: Debian 12 + Docker + MicroCeph (managed by Pulumi)",
+            tags=["swarm-ceph", "template"],
+            disks=[
+                proxmoxve.VmLegacyDiskArgs(
+                    interface="scsi0",
+                    datastore_id=pve.disk_datastore,
+                    import_from=self.image.id,
+                    size=t.disk_size_gb,
+                    discard="on",
+                    iothread=True,
+                    ssd=True,
+                )
+            ],
+            boot_orders=["scsi0"],
+            network_devices=[nic(args.network)],
+            initialization=proxmoxve.VmLegacyInitializationArgs(
+                datastore_id=pve.disk_datastore,
+                ip_configs=[ip_config(t.build_ip, args.network)],
+                dns=dns_config(args.network),
+                user_data_file_id=self.user_data.id,
+            ),
+            started=True,
+            on_boot=False,
+            **common_vm_args(t.cores, t.memory_mb),
+            # The seal step powers the VM off and the convert step makes it a template: both are intended, so a
+            # refresh must not turn them into a diff.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["started", "template"]),
+        )
+
+        if t.build_ip == "dhcp":
+            build_ip = self.vm.ipv4_addresses.apply(_first_global_ipv4)
+        else:
+            build_ip = t.build_ip
+        host = NodeHandle(
+            name=t.name, ip=build_ip, role="worker", labels={}, ssh_user=args.ssh.user, ssh_port=22,
+            private_key=args.private_key, dial_error_limit=args.ssh.dial_error_limit,
+            per_dial_timeout=args.ssh.per_dial_timeout,
+        )
+        self.seal = run_script(
+            f"{name}-seal", host, "template-seal.sh", [SEAL_TIMEOUT_S], parent=self, depends_on=[self.vm]
+        )
+        self.convert = command.local.Command(
+            f"{name}-convert",
+            create=script_command(
+                "template-convert.sh", pve.endpoint, pve.node_name, t.vm_id, str(pve.insecure).lower(), 600
+            ),
+            stdin=args.api_token,
+            logging=command.local.Logging.NONE,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.seal]),
+        )
+        self.vm_id = t.vm_id
+        # Clones depend on this: the template exists only once the conversion has run.
+        self.ready = self.convert
+        self.register_outputs({"vm_id": self.vm_id})
+
+
+def _first_global_ipv4(per_nic: list[list[str]] | None) -> str:
+    for addresses in per_nic or []:
+        for address in addresses:
+            if not address.startswith("127."):
+                return address
+    raise ValueError("the QEMU guest agent reported no IPv4 address for the template VM (template.buildIp: dhcp)")

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# scripts/setup.sh: set up this machine for swarm-ceph (idempotent; a second run does no work).
+#   - Debian packages the tests use: shellcheck, cloud-init (for `cloud-init schema`), curl, openssh-client
+#   - uv, and the locked Python environment in .venv (uv sync --frozen)
+# Needs root (or sudo) for apt-get. Prints what it installed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo -n "$@"; fi; }
+
+missing=()
+for pkg in shellcheck cloud-init curl openssh-client; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  log "apt-get install ${missing[*]}"
+  as_root apt-get update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v uv >/dev/null 2>&1; then
+  log "pip install uv"
+  python3 -m pip install -q --user uv 2>/dev/null || python3 -m pip install -q uv
+  export PATH="$HOME/.local/bin:$PATH"
+fi
+command -v uv >/dev/null || { log "error: uv is not on PATH after installing it"; exit 1; }
+uv sync --frozen --quiet
+log "ready: $(uv run --frozen python --version), shellcheck $(shellcheck --version | sed -n 's/^version: //p'), cloud-init $(cloud-init --version 2>&1 | awk '{print $2}')"

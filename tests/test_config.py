@@ -1,0 +1,199 @@
+"""Typed configuration: the committed stacks parse, and every bad input is rejected naming its key and a fix."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from components.config import ConfigError, RawValue, parse_settings
+from tests.harness import FAKE_API_TOKEN, FAKE_SSH_KEY, stack_config
+
+NS = "swarm-ceph:"
+
+
+def raw_of(config: dict, secrets: dict | None = None) -> dict[str, RawValue]:
+    raw = {k[len(NS):]: RawValue(v if isinstance(v, str) else json.dumps(v), False) for k, v in config.items()}
+    for key, value in (secrets or {}).items():
+        raw[key] = RawValue(value, True)
+    return raw
+
+
+def dev(**overrides) -> dict:
+    cfg = copy.deepcopy(stack_config("dev"))
+    for key, value in overrides.items():
+        cfg[NS + key] = value
+    return cfg
+
+
+GOOD_SECRETS = {"proxmoxApiToken": FAKE_API_TOKEN, "sshPrivateKey": FAKE_SSH_KEY}
+
+
+def problems(config: dict, secrets: dict | None = GOOD_SECRETS) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(raw_of(config, secrets))
+    return info.value.problems
+
+
+def one_problem(config: dict, secrets: dict | None = GOOD_SECRETS) -> str:
+    found = problems(config, secrets)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def nodes_with(**changes_by_index) -> list[dict]:
+    nodes = copy.deepcopy(stack_config("dev")[NS + "nodes"])
+    for index, change in changes_by_index.items():
+        nodes[int(index.lstrip("n"))].update(change)
+    return nodes
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_committed_stacks_parse(stack):
+    s = parse_settings(raw_of(stack_config(stack), GOOD_SECRETS))
+    assert s.leader.role == "manager"
+    assert len(s.managers) % 2 == 1
+
+
+def test_dev_is_the_reference_topology():
+    s = parse_settings(raw_of(stack_config("dev"), GOOD_SECRETS))
+    assert [(n.name, str(n.ip), n.role) for n in s.nodes] == [
+        ("swarm-master", "10.10.1.10", "manager"),
+        ("swarm-worker1", "10.10.1.11", "worker"),
+        ("swarm-worker2", "10.10.1.12", "worker"),
+    ]
+    assert str(s.network.lan_cidr) == "192.168.0.0/24"
+    assert s.stack.name == "mystack" and s.stack.published_port == 8080
+    assert s.storage.mount_point == "/mnt/cephfs"
+
+
+def test_prod_differs_from_dev():
+    d = parse_settings(raw_of(stack_config("dev"), GOOD_SECRETS))
+    p = parse_settings(raw_of(stack_config("prod"), GOOD_SECRETS))
+    assert len(p.nodes) == 5 and len(p.managers) == 3
+    assert {n.vm_id for n in p.nodes}.isdisjoint({n.vm_id for n in d.nodes})
+    assert {n.ip for n in p.nodes}.isdisjoint({n.ip for n in d.nodes})
+    assert min(n.ceph_disk_gb for n in p.nodes) > max(n.ceph_disk_gb for n in d.nodes)
+
+
+@pytest.mark.parametrize(
+    "nodes, key, words",
+    [
+        (nodes_with(n1={"ip": "10.10.2.11"}), "nodes[1].ip", "outside network.cidr"),
+        (nodes_with(n1={"ip": "10.10.1.1"}), "nodes[1].ip", "gateway"),
+        (nodes_with(n1={"ip": "10.10.1.255"}), "nodes[1].ip", "broadcast"),
+        (nodes_with(n2={"ip": "10.10.1.11"}), "nodes[2].ip", "used by 2 nodes"),
+        (nodes_with(n2={"name": "swarm-worker1"}), "nodes[2].name", "used by 2 nodes"),
+        (nodes_with(n2={"vmId": 111}), "nodes[2].vmId", "used by 2 nodes"),
+        (nodes_with(n2={"vmId": 9000}), "nodes[2].vmId", "collides with template.vmId"),
+        (nodes_with(n1={"name": "Swarm_Worker1"}), "nodes[1].name", "not a valid hostname"),
+        (nodes_with(n1={"name": "-worker"}), "nodes[1].name", "not a valid hostname"),
+        (nodes_with(n1={"role": "manager"}), "nodes", "2 managers"),
+        (nodes_with(n0={"role": "worker"}), "nodes", "no manager"),
+        (nodes_with(n1={"labels": {"bad label": "x"}}), "nodes[1].labels", "not a valid Docker node label"),
+        (nodes_with(n1={"vmId": None}), "nodes[1].vmId", "required"),
+    ],
+)
+def test_bad_nodes_are_rejected_with_their_key(nodes, key, words):
+    message = one_problem(dev(nodes=nodes))
+    assert message.startswith(NS + key), message
+    assert words in message and "Fix:" in message
+
+
+def test_more_than_seven_managers_rejected():
+    nodes = [
+        {"name": f"m{i}", "ip": f"10.10.1.{20 + i}", "vmId": 200 + i, "role": "manager"} for i in range(9)
+    ]
+    message = one_problem(dev(nodes=nodes))
+    assert "9 managers" in message and "at most 7" in message
+
+
+def test_fewer_than_three_ceph_nodes_rejected():
+    message = one_problem(dev(nodes=nodes_with()[:2]))
+    assert message.startswith(NS + "nodes has 2 nodes") and "MicroCeph needs at least 3" in message
+
+
+def test_two_nodes_are_fine_with_existing_storage():
+    s = parse_settings(raw_of(dev(nodes=nodes_with()[:2], storage={"type": "existing", "path": "/srv/shared"}), GOOD_SECRETS))
+    assert s.storage.shared_root == "/srv/shared"
+
+
+def test_existing_storage_needs_its_path():
+    message = one_problem(dev(storage={"type": "existing"}))
+    assert message.startswith(NS + "storage.path is required")
+
+
+def test_missing_ssh_private_key_rejected():
+    message = one_problem(dev(), {"proxmoxApiToken": FAKE_API_TOKEN})
+    assert message.startswith(NS + "sshPrivateKey is missing")
+    assert "pulumi config set --secret swarm-ceph:sshPrivateKey" in message
+
+
+def test_missing_public_keys_rejected():
+    message = one_problem(dev(ssh={"user": "debian", "publicKeys": []}))
+    assert message.startswith(NS + "ssh.publicKeys is empty")
+
+
+def test_secret_in_clear_text_rejected():
+    raw = raw_of(dev(), {"proxmoxApiToken": FAKE_API_TOKEN})
+    raw["sshPrivateKey"] = RawValue(FAKE_SSH_KEY, False)
+    with pytest.raises(ConfigError) as info:
+        parse_settings(raw)
+    assert any(p.startswith(NS + "sshPrivateKey is stored in clear text") for p in info.value.problems)
+
+
+def test_malformed_api_token_rejected():
+    message = one_problem(dev(), {"proxmoxApiToken": "root:secret", "sshPrivateKey": FAKE_SSH_KEY})
+    assert message.startswith(NS + "proxmoxApiToken is not of the form")
+    assert "root:secret" not in message  # the value itself is never echoed
+
+
+@pytest.mark.parametrize("port", [0, 65536, -1])
+def test_port_out_of_range_rejected(port):
+    message = one_problem(dev(stack={"publishedPort": port}))
+    assert message.startswith(NS + "stack.publishedPort")
+
+
+def test_unknown_top_level_key_rejected_with_suggestion():
+    cfg = dev()
+    cfg[NS + "Nodes"] = cfg[NS + "nodes"]
+    message = one_problem(cfg)
+    assert message.startswith(NS + "Nodes is not a known setting") and "did you mean swarm-ceph:nodes" in message
+
+
+def test_unknown_nested_key_rejected():
+    message = one_problem(dev(nodes=nodes_with(n1={"ipAddress": "10.10.1.11"})))
+    assert message.startswith(NS + "nodes[1].ipAddress is not a known setting")
+
+
+def test_enum_values_checked():
+    message = one_problem(dev(stack={"resolveImage": "sometimes"}))
+    assert message.startswith(NS + "stack.resolveImage")
+
+
+def test_all_problems_reported_at_once():
+    found = problems(dev(nodes=nodes_with(n1={"ip": "10.10.9.9"}, n2={"name": "BAD"})), {"proxmoxApiToken": FAKE_API_TOKEN})
+    keys = sorted(p.split(" ")[0] for p in found)
+    assert keys == [NS + "nodes[1].ip", NS + "nodes[2].name", NS + "sshPrivateKey"]
+
+
+def test_template_build_ip_checked():
+    message = one_problem(dev(template={"buildIp": "10.10.1.10"}))
+    assert message.startswith(NS + "template.buildIp 10.10.1.10 is also a node's IP")
+
+
+def test_hosts_mode_needs_no_proxmox_but_a_ceph_disk():
+    cfg = {k: v for k, v in dev().items() if k not in (NS + "proxmox", NS + "image", NS + "template")}
+    cfg[NS + "infrastructure"] = "hosts"
+    message = one_problem(cfg, {"sshPrivateKey": FAKE_SSH_KEY})
+    assert message.startswith(NS + "nodes[0].cephDisk is required")
+    cfg[NS + "nodes"] = [dict(n, cephDisk="/dev/sdb") for n in nodes_with()]
+    s = parse_settings(raw_of(cfg, {"sshPrivateKey": FAKE_SSH_KEY}))
+    assert s.infrastructure == "hosts" and s.ceph_disk(s.nodes[0]) == "/dev/sdb"
+
+
+def test_proxmox_mode_needs_proxmox_section():
+    cfg = {k: v for k, v in dev().items() if k != NS + "proxmox"}
+    message = one_problem(cfg)
+    assert message.startswith(NS + "proxmox is required")

@@ -1,0 +1,207 @@
+"""The dev stack under Pulumi's mock runtime: every component and resource, their inputs, and their order."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from components.config import ConfigError
+from tests.harness import FAKE_SSH_KEY, run_program, stack_config, with_secrets
+
+VM = "proxmoxve:index/vmLegacy:VmLegacy"
+REMOTE = "command:remote:Command"
+
+
+def test_components_exist(dev_run):
+    types = {r.type for r in dev_run.resources.values() if not r.custom}
+    assert types == {
+        "swarm-ceph:index:SecurityGroup", "swarm-ceph:index:TemplateVM", "swarm-ceph:index:NodeVM",
+        "swarm-ceph:index:SwarmCluster", "swarm-ceph:index:MicroCephCluster", "swarm-ceph:index:CephFSMount",
+        "swarm-ceph:index:DockerStack",
+    }
+
+
+def test_security_group_ports_and_sources(dev_run):
+    (group,) = dev_run.of_type("proxmoxve:cluster/firewall/security/groupLegacy:GroupLegacy")
+    rules = {(r.get("proto"), r.get("dport"), r["source"], r["action"], r["type"]) for r in group.inputs["rules"]}
+    cluster, lan = "10.10.1.0/24", "192.168.0.0/24"
+    assert rules == {
+        ("tcp", "2377", cluster, "ACCEPT", "in"),
+        ("tcp", "7946", cluster, "ACCEPT", "in"),
+        ("udp", "7946", cluster, "ACCEPT", "in"),
+        ("udp", "4789", cluster, "ACCEPT", "in"),
+        ("tcp", "3300", cluster, "ACCEPT", "in"),
+        ("tcp", "6789", cluster, "ACCEPT", "in"),
+        ("tcp", "6800:7300", cluster, "ACCEPT", "in"),
+        ("tcp", "7443", cluster, "ACCEPT", "in"),
+        ("tcp", "22", lan, "ACCEPT", "in"),
+        ("tcp", "8080", lan, "ACCEPT", "in"),
+    }
+    # the datacenter firewall is opt-in
+    assert not dev_run.of_type("proxmoxve:cluster/firewallLegacy:FirewallLegacy")
+
+
+def test_intra_cluster_option_replaces_the_port_list():
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:network"] = dict(cfg["swarm-ceph:network"], allowIntraCluster=True, enableDatacenterFirewall=True)
+    run = run_program(*with_secrets(cfg))
+    (group,) = run.of_type("proxmoxve:cluster/firewall/security/groupLegacy:GroupLegacy")
+    cluster_rules = [r for r in group.inputs["rules"] if r["source"] == "10.10.1.0/24"]
+    assert cluster_rules == [{"action": "ACCEPT", "comment": "all traffic between cluster nodes", "source": "10.10.1.0/24", "type": "in"}]
+    (dc,) = run.of_type("proxmoxve:cluster/firewallLegacy:FirewallLegacy")
+    assert dc.inputs["enabled"] is True
+
+
+def test_template_and_three_clones(dev_run):
+    vms = {r.inputs["vmId"]: r for r in dev_run.of_type(VM)}
+    assert sorted(vms) == [110, 111, 112, 9000]
+    template = vms[9000]
+    assert template.inputs["disks"][0]["importFrom"] == "template-image-id"
+    assert template.inputs["started"] is True and "template" in template.ignore_changes
+    (image,) = dev_run.of_type("proxmoxve:download/fileLegacy:FileLegacy")
+    assert image.inputs["contentType"] == "import" and image.inputs["checksum"] and image.inputs["checksumAlgorithm"]
+    expected = {110: ("swarm-master", "10.10.1.10/24"), 111: ("swarm-worker1", "10.10.1.11/24"), 112: ("swarm-worker2", "10.10.1.12/24")}
+    for vm_id, (name, address) in expected.items():
+        vm = vms[vm_id]
+        assert vm.inputs["name"] == name
+        assert vm.inputs["clone"] == {"full": True, "vmId": 9000, "nodeName": "pve", "datastoreId": "local-lvm", "retries": 3}
+        (ip,) = vm.inputs["initialization"]["ipConfigs"]
+        assert ip["ipv4"] == {"address": address, "gateway": "10.10.1.1"}
+        (disk,) = vm.inputs["disks"]
+        assert disk["interface"] == "scsi1" and disk["size"] == 50
+        assert vm.inputs["networkDevices"][0]["firewall"] is True
+        assert vm.inputs["agent"]["enabled"] is True and vm.inputs["stopOnDestroy"] is True
+        assert vm.inputs["initialization"]["userDataFileId"] == f"{name}-user-data-id"
+        assert dev_run.depends_on(vm, dev_run.named("template-convert"))
+
+
+def test_every_node_has_firewall_options_and_group_rule(dev_run):
+    options = {r.inputs["vmId"]: r.inputs for r in dev_run.of_type("proxmoxve:firewall/optionsLegacy:OptionsLegacy")}
+    rules = {r.inputs["vmId"]: r.inputs["rules"] for r in dev_run.of_type("proxmoxve:firewall/rulesLegacy:RulesLegacy")}
+    for vm_id in (110, 111, 112):
+        assert options[vm_id]["enabled"] is True and options[vm_id]["inputPolicy"] == "DROP"
+        assert rules[vm_id] == [{"securityGroup": "swarm-dev", "iface": "net0"}]
+
+
+def test_template_is_sealed_then_converted(dev_run):
+    seal, convert = dev_run.named("template-seal"), dev_run.named("template-convert")
+    assert "template-seal.sh" in seal.inputs["create"] and seal.inputs["connection"]["host"] == "10.10.1.9"
+    (template,) = [r for r in dev_run.of_type(VM) if r.inputs["vmId"] == 9000]
+    assert dev_run.depends_on(seal, template) and dev_run.depends_on(convert, seal)
+
+
+def test_swarm_steps(dev_run):
+    (init,) = dev_run.commands("swarm-init.sh")
+    assert init.inputs["connection"]["host"] == "10.10.1.10" and "swarm-leave.sh" in init.inputs["delete"]
+    tokens = dev_run.commands("swarm-token.sh")
+    assert [t.name for t in tokens] == ["swarm-worker-token"]  # dev has no second manager
+    joins = {j.inputs["connection"]["host"]: j for j in dev_run.commands("swarm-join.sh")}
+    assert sorted(joins) == ["10.10.1.11", "10.10.1.12"]
+    for join in joins.values():
+        assert join.inputs["stdin"] == "SWMTKN-1-0fakeworkertoken0000000000000000000000000000000000-workerpart0000000000000"
+        assert dev_run.depends_on(join, tokens[0]) and "swarm-leave.sh" in join.inputs["delete"]
+    # joins run in parallel: neither waits for the other
+    a, b = joins.values()
+    assert not dev_run.depends_on(a, b) and not dev_run.depends_on(b, a)
+    members = dev_run.commands("swarm-node.sh")
+    assert len(members) == 3 and all(m.inputs["connection"]["host"] == "10.10.1.10" for m in members)
+    assert all("ceph=true" in m.inputs["create"] for m in members)
+
+
+def test_microceph_steps(dev_run):
+    (bootstrap,) = dev_run.commands("microceph-bootstrap.sh")
+    adds = dev_run.commands("microceph-add.sh")
+    joins = dev_run.commands("microceph-join.sh")
+    disks = dev_run.commands("microceph-disk.sh")
+    assert bootstrap.inputs["connection"]["host"] == "10.10.1.10"
+    assert [a.inputs["connection"]["host"] for a in adds] == ["10.10.1.10", "10.10.1.10"]
+    assert sorted(j.inputs["connection"]["host"] for j in joins) == ["10.10.1.11", "10.10.1.12"]
+    assert len(disks) == 3 and all("--wipe" not in d.inputs["create"].split("microceph-disk.sh")[1] for d in disks)
+    assert all("/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1" in d.inputs["create"] for d in disks)
+    for add, join in zip(adds, joins):
+        assert dev_run.depends_on(join, add) and dev_run.depends_on(add, bootstrap)
+    # joins are serialized: the second add waits for the first join
+    assert dev_run.depends_on(adds[1], joins[0])
+    (health,) = dev_run.commands("ceph-health.sh")
+    assert all(dev_run.depends_on(health, d) for d in disks)
+    for disk in disks:
+        host = disk.inputs["connection"]["host"]
+        own = [j for j in joins if j.inputs["connection"]["host"] == host] or [bootstrap]
+        assert dev_run.depends_on(disk, own[0])
+
+
+def test_cephfs_steps(dev_run):
+    (fs,) = dev_run.commands("cephfs-create.sh")
+    assert "cephfs_metadata cephfs_data" in fs.inputs["create"]
+    assert dev_run.depends_on(fs, dev_run.commands("ceph-health.sh")[0])
+    mounts = dev_run.commands("cephfs-mount.sh")
+    assert sorted(m.inputs["connection"]["host"] for m in mounts) == ["10.10.1.10", "10.10.1.11", "10.10.1.12"]
+    for mount in mounts:
+        assert dev_run.depends_on(mount, fs)
+        assert "noatime,_netdev,x-systemd.automount" in mount.inputs["create"]
+        assert "secretfile=/etc/ceph/cephfs.admin.secret" in mount.inputs["create"]
+        assert "cephfs-umount.sh" in mount.inputs["delete"]
+    checks = dev_run.commands("io-check.sh")
+    assert len(checks) == 3 and all(dev_run.depends_on(c, m) for c in checks for m in mounts)
+
+
+def test_stack_runs_after_every_mount_and_the_swarm(dev_run):
+    (deploy,) = dev_run.commands("stack-deploy.sh")
+    assert deploy.inputs["connection"]["host"] == "10.10.1.10"
+    assert " always " in deploy.inputs["create"].replace("'", " ")
+    assert "services:" in deploy.inputs["stdin"] and "mode: global" in deploy.inputs["stdin"]
+    assert "stack-deploy.sh remove mystack" in deploy.inputs["delete"].replace("'", "")
+    for dependency in dev_run.commands("cephfs-mount.sh") + dev_run.commands("io-check.sh") + dev_run.commands("swarm-node.sh"):
+        assert dev_run.depends_on(deploy, dependency), dependency.name
+    (page,) = dev_run.commands("stack-page.sh")
+    assert dev_run.depends_on(deploy, page) and "<h1>" in page.inputs["stdin"]
+    serves = dev_run.commands("serve-check.sh")
+    assert sorted(s.inputs["connection"]["host"] for s in serves) == ["10.10.1.10", "10.10.1.11", "10.10.1.12"]
+    assert all(dev_run.depends_on(s, deploy) for s in serves)
+
+
+def test_every_remote_step_waits_for_its_host(dev_run):
+    """So that at destroy time each step's delete runs while its VM still exists."""
+    vms = {r.inputs["initialization"]["ipConfigs"][0]["ipv4"]["address"].split("/")[0]: r for r in dev_run.of_type(VM) if r.inputs["vmId"] != 9000}
+    for step in dev_run.of_type(REMOTE):
+        host = step.inputs["connection"]["host"]
+        if host in vms:
+            assert dev_run.depends_on(step, vms[host]), step.name
+
+
+def test_prod_stack_evaluates(prod_run):
+    vms = [r for r in prod_run.of_type(VM) if r.inputs["vmId"] != 9100]
+    assert len(vms) == 5
+    assert sorted(t.name for t in prod_run.commands("swarm-token.sh")) == ["swarm-manager-token", "swarm-worker-token"]
+    joins = prod_run.commands("swarm-join.sh")
+    manager_joins = [j for j in joins if "managerpart" in j.inputs["stdin"]]
+    assert len(joins) == 4 and len(manager_joins) == 2
+    assert len(prod_run.commands("cephfs-mount.sh")) == 5
+    mount = prod_run.commands("cephfs-mount.sh")[0]
+    assert "10.10.2.21,10.10.2.22,10.10.2.23:/ /mnt/cephfs ceph" in mount.inputs["create"]
+
+
+def test_hosts_mode_creates_no_proxmox_resources_and_uses_the_shared_path():
+    cfg = {k: v for k, v in stack_config("dev").items() if k not in ("swarm-ceph:proxmox", "swarm-ceph:image", "swarm-ceph:template")}
+    cfg.update({
+        "swarm-ceph:infrastructure": "hosts",
+        "swarm-ceph:ssh": {"user": "root"},
+        "swarm-ceph:storage": {"type": "existing", "path": "/srv/shared"},
+    })
+    run = run_program(*with_secrets(cfg))
+    assert not [r for r in run.resources.values() if r.type.startswith("proxmoxve:") or r.type.startswith("pulumi:providers:proxmoxve")]
+    assert len(run.commands("wait-ready.sh")) == 3 and len(run.commands("shared-path.sh")) == 3
+    assert not run.commands("microceph-bootstrap.sh")
+    (deploy,) = run.commands("stack-deploy.sh")
+    assert "HTML_DIR=/srv/shared/html" in deploy.inputs["create"]
+    assert all(run.depends_on(deploy, c) for c in run.commands("io-check.sh"))
+    assert not deploy.inputs["create"].startswith("sudo")  # root needs no sudo
+
+
+def test_bad_config_fails_before_any_resource():
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:nodes"][1]["ip"] = "10.10.7.7"
+    with pytest.raises(Exception) as info:
+        run_program(*with_secrets(cfg))
+    assert "swarm-ceph:nodes[1].ip 10.10.7.7 is outside network.cidr" in str(info.value)

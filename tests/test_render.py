@@ -1,0 +1,157 @@
+"""Pure rendering: cloud-config (validated by the real `cloud-init schema`), node-side scripts (Debian's
+shellcheck; run for real where they need no Docker/Ceph), fstab line, firewall rules, command lines."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cloudinit import node_user_data, template_user_data
+from components.cephfs import fstab_line, secret_file
+from components.config import NetworkConfig
+from components.docker_stack import deploy_environment, html_dir, page_sha256
+from components.config import StackConfig
+from components.scripts import SCRIPTS_DIR, script_command, script_text
+from components.security_group import security_group_rules
+
+SCRIPTS = sorted(p.name for p in SCRIPTS_DIR.glob("*.sh") if p.name != "lib.sh")
+KEYS = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqv0yzfJ9E8n2o1Cq1nVh8vX0xW4m9m0m4V7L3s3a9X op@example"]
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    assert path, f"{tool} is required for these tests (.ci/run installs it: apt-get install {tool})"
+    return path
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        template_user_data(hostname="debian12-swarm-template", user="debian", public_keys=KEYS),
+        node_user_data(hostname="swarm-worker1", fqdn=None, user="debian", public_keys=KEYS),
+        node_user_data(hostname="swarm-prod-m1", fqdn="swarm-prod-m1.prod.lan", user="ops", public_keys=KEYS * 2),
+    ],
+    ids=["template", "node", "node-fqdn"],
+)
+def test_cloud_config_passes_cloud_init_schema(document, tmp_path):
+    require("cloud-init")
+    path = tmp_path / "user-data.yaml"
+    path.write_text(document)
+    result = subprocess.run(
+        ["cloud-init", "schema", "--config-file", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Valid" in result.stdout + result.stderr
+
+
+def test_cloud_config_schema_check_can_fail(tmp_path):
+    """The schema check above is real: a wrong document is refused."""
+    require("cloud-init")
+    path = tmp_path / "bad.yaml"
+    path.write_text("#cloud-config\npackages: 42\nruncmd: {not: a list}\n")
+    result = subprocess.run(["cloud-init", "schema", "--config-file", str(path)], capture_output=True, text=True)
+    assert result.returncode != 0
+
+
+def test_template_user_data_installs_what_nodes_need():
+    doc = yaml.safe_load(template_user_data(hostname="t", user="debian", public_keys=KEYS))
+    assert {"docker-ce", "ceph-common", "qemu-guest-agent", "snapd", "curl"} <= set(doc["packages"])
+    assert "download.docker.com/linux/debian" in doc["apt"]["sources"]["docker.list"]["source"]
+    assert ["snap", "refresh", "--hold", "microceph"] in doc["runcmd"]
+    assert doc["users"][1]["ssh_authorized_keys"] == KEYS and doc["ssh_pwauth"] is False
+
+
+def test_node_user_data_sets_the_hostname():
+    doc = yaml.safe_load(node_user_data(hostname="swarm-worker2", fqdn=None, user="debian", public_keys=KEYS))
+    assert doc["hostname"] == "swarm-worker2" and doc["preserve_hostname"] is False
+    assert doc["users"][1]["name"] == "debian" and "fqdn" not in doc
+
+
+@pytest.mark.parametrize("script", SCRIPTS + ["lib.sh"])
+def test_script_passes_shellcheck(script):
+    result = subprocess.run(
+        [require("shellcheck"), "-x", "-S", "style", script], cwd=SCRIPTS_DIR, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_shellcheck_can_fail(tmp_path):
+    bad = tmp_path / "bad.sh"
+    bad.write_text("#!/usr/bin/env bash\necho $1\n")
+    assert subprocess.run([require("shellcheck"), str(bad)], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_is_strict_and_self_contained(script):
+    text = script_text(script)
+    assert "set -euo pipefail" in text
+    assert "lib.sh" not in text.split("# shellcheck source=lib.sh")[-1].splitlines()[1]  # the source line is inlined
+    assert "retry()" in text
+
+
+def test_script_command_runs_for_real_with_stdin(tmp_path):
+    """The command line we send over SSH, run locally: args quoted, page on stdin, idempotent."""
+    target = tmp_path / "html"
+    page = "<p>it's \"quoted\" $HOME `x`</p>\n"
+    for _ in range(2):
+        out = subprocess.run(
+            ["sh", "-c", script_command("stack-page.sh", "put", target)], input=page, capture_output=True, text=True,
+            check=True,
+        )
+        assert out.stdout.strip() == page_sha256(page)
+    assert (target / "index.html").read_text() == page
+    assert sorted(p.name for p in target.iterdir()) == ["index.html"]
+    subprocess.run(["sh", "-c", script_command("stack-page.sh", "remove", target)], check=True, capture_output=True)
+    assert not target.exists()
+
+
+def test_io_check_sees_every_node_and_fails_when_one_is_missing(tmp_path):
+    root = tmp_path / "shared"
+    root.mkdir()
+    run = lambda *args: subprocess.run(["sh", "-c", script_command(*args)], capture_output=True, text=True)  # noqa: E731
+    assert run("shared-path.sh", root).returncode == 0
+    assert run("shared-path.sh", root).returncode == 0  # twice: same result
+    me = subprocess.run(["hostname"], capture_output=True, text=True).stdout.strip()
+    assert (root / ".swarm-ceph/io" / me).read_text().strip() == me
+    assert run("io-check.sh", root, 2, me).returncode == 0
+    failed = run("io-check.sh", root, 1, me, "swarm-worker9")
+    assert failed.returncode == 1 and "swarm-worker9" in failed.stderr
+    assert run("shared-path.sh", tmp_path / "absent").returncode == 1
+
+
+def test_sudo_prefix_only_for_non_root():
+    assert script_command("wait-ready.sh", 5, sudo=True).startswith("sudo -n bash -c ")
+    assert script_command("wait-ready.sh", 5).startswith("bash -c ")
+
+
+def test_fstab_line():
+    line = fstab_line(["10.10.1.10", "10.10.1.11", "10.10.1.12"], "/mnt/cephfs", "cephfs", secret_file("cephfs"))
+    assert line == (
+        "10.10.1.10,10.10.1.11,10.10.1.12:/ /mnt/cephfs ceph "
+        "name=admin,secretfile=/etc/ceph/cephfs.admin.secret,fs=cephfs,noatime,_netdev,x-systemd.automount 0 0"
+    )
+    assert len(line.split()) == 6
+
+
+def test_security_rules_use_pve_port_ranges():
+    rules = security_group_rules(NetworkConfig(), 8080)
+    assert ("tcp", "6800:7300") in {(r.proto, r.dport) for r in rules}
+    assert all(r.source in ("10.10.1.0/24", "192.168.0.0/24") for r in rules)
+    assert {r.dport for r in rules if r.source == "192.168.0.0/24"} == {"22", "8080"}
+
+
+def test_deploy_environment_feeds_the_compose_file():
+    compose = (Path(__file__).parent.parent / "stacks/nginx/docker-compose.yml").read_text()
+    env = deploy_environment(StackConfig(), "/mnt/cephfs")
+    assert env == ["NGINX_IMAGE=nginx:1.27", "PUBLISHED_PORT=8080", "HTML_DIR=/mnt/cephfs/html"]
+    for item in env:
+        assert "${" + item.split("=")[0] in compose
+    doc = yaml.safe_load(compose)
+    web = doc["services"]["web"]
+    assert web["deploy"]["mode"] == "global" and web["ports"][0]["mode"] == "host"
+    assert web["volumes"][0]["read_only"] is True and web["volumes"][0]["target"] == "/usr/share/nginx/html"
+    assert html_dir("/mnt/cephfs/") == "/mnt/cephfs/html"

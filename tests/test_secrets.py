@@ -1,0 +1,82 @@
+"""Secrets: join tokens are secret outputs, travel on stdin only, are never logged, and no secret value appears
+in clear in any resource input (command lines included)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.harness import FAKE_API_TOKEN, FAKE_CEPH_TOKEN_PREFIX, FAKE_SSH_KEY, FAKE_TOKENS, is_secret
+
+SECRET_VALUES = [FAKE_API_TOKEN, FAKE_SSH_KEY, *FAKE_TOKENS.values(), FAKE_CEPH_TOKEN_PREFIX]
+TOKEN_STEPS = ["swarm-token.sh", "microceph-add.sh"]
+TOKEN_CONSUMERS = ["swarm-join.sh", "microceph-join.sh"]
+
+
+def _clear_parts(value):
+    """Every value of an input tree that is not wrapped as a secret."""
+    if is_secret(value):
+        return
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _clear_parts(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _clear_parts(v)
+    else:
+        yield value
+
+
+@pytest.fixture(params=["dev", "prod"])
+def run(request, dev_run, prod_run):
+    return {"dev": dev_run, "prod": prod_run}[request.param]
+
+
+def test_no_secret_value_in_clear_in_any_input(run):
+    for resource in run.resources.values():
+        clear = json.dumps(list(_clear_parts(resource.raw_inputs)))
+        for secret in SECRET_VALUES:
+            assert secret not in clear, f"{resource.name} carries a secret in clear"
+
+
+def test_no_secret_on_any_command_line(run):
+    for resource in run.of_type("command:remote:Command") + run.of_type("command:local:Command"):
+        for field in ("create", "update", "delete"):
+            text = resource.inputs.get(field) or ""
+            for secret in SECRET_VALUES:
+                assert secret not in text, f"{resource.name}.{field} holds a secret"
+
+
+def test_token_outputs_are_secret_and_unlogged(run):
+    steps = [s for script in TOKEN_STEPS for s in run.commands(script)]
+    assert len(steps) >= 3
+    for step in steps:
+        assert "stdout" in step.secret_outputs, step.name
+        assert step.inputs["logging"] == "none", step.name
+
+
+def test_tokens_travel_on_stdin_as_secrets(run):
+    consumers = [s for script in TOKEN_CONSUMERS for s in run.commands(script)]
+    assert len(consumers) >= 4
+    for step in consumers:
+        assert is_secret(step.raw_inputs["stdin"]), step.name
+        assert step.inputs["logging"] == "none", step.name
+        assert "stdout" in step.secret_outputs
+        assert step.inputs["addPreviousOutputInEnv"] is False
+        assert "environment" not in step.inputs  # sshd AcceptEnv is not assumed, and env is not for secrets
+
+
+def test_api_token_and_private_keys_are_secret(run):
+    (provider,) = run.of_type("pulumi:providers:proxmoxve")
+    assert is_secret(provider.raw_inputs["apiToken"])
+    (convert,) = run.commands("template-convert.sh")
+    assert is_secret(convert.raw_inputs["stdin"]) and convert.inputs["logging"] == "none"
+    for step in run.of_type("command:remote:Command"):
+        connection = step.raw_inputs["connection"]
+        assert is_secret(connection) or is_secret(connection["privateKey"]), step.name
+
+
+def test_no_step_passes_the_previous_output_in_its_environment(run):
+    for step in run.of_type("command:remote:Command"):
+        assert step.inputs["addPreviousOutputInEnv"] is False, step.name
