@@ -62,7 +62,7 @@ class DockerStack(pulumi.ComponentResource):
             ["deploy", st.name, f"{REMOTE_STACKS_DIR}/{st.name}", st.resolve_image, st.deploy_timeout_s,
              *deploy_environment(st, args.shared_root)],
             parent=self, stdin=args.compose, delete=("stack-deploy.sh", ["remove", st.name, st.deploy_timeout_s]),
-            depends_on=[self.page, *args.after],
+            depends_on=[self.page],  # which waits for args.after: listing them again only costs evaluation time
         )
         sha = page_sha256(args.page)
         self.urls = [f"http://{n.ip}:{st.published_port}/" for n in args.nodes]
