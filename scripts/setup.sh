@@ -2,6 +2,7 @@
 # scripts/setup.sh: set up this machine for swarm-ceph (idempotent; a second run does no work).
 #   - Debian packages the tests use: shellcheck, cloud-init (for `cloud-init schema`), curl, openssh-client
 #   - uv, and the locked Python environment in .venv (uv sync --frozen)
+#   - a running Docker engine for the lab (lab/ensure-docker.sh installs docker.io if needed and starts dockerd)
 # Needs root (or sudo) for apt-get. Prints what it installed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,4 +27,5 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 command -v uv >/dev/null || { log "error: uv is not on PATH after installing it"; exit 1; }
 uv sync --frozen --quiet
-log "ready: $(uv run --frozen python --version), shellcheck $(shellcheck --version | sed -n 's/^version: //p'), cloud-init $(cloud-init --version 2>&1 | awk '{print $2}')"
+bash lab/ensure-docker.sh
+log "ready: $(uv run --frozen python --version), shellcheck $(shellcheck --version | sed -n 's/^version: //p'), cloud-init $(cloud-init --version 2>&1 | awk '{print $2}'), docker $(docker version --format '{{.Server.Version}}')"

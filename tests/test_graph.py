@@ -205,3 +205,15 @@ def test_bad_config_fails_before_any_resource():
     with pytest.raises(Exception) as info:
         run_program(*with_secrets(cfg))
     assert "swarm-ceph:nodes[1].ip 10.10.7.7 is outside network.cidr" in str(info.value)
+
+
+def test_lab_stack_config_evaluates_in_hosts_mode():
+    from lab.stack_config import lab_stack_config
+
+    cfg = lab_stack_config()["config"]
+    run = run_program(*with_secrets(cfg), stack="lab")
+    hosts = sorted(r.inputs["connection"]["host"] for r in run.commands("wait-ready.sh"))
+    assert hosts == ["10.77.1.10", "10.77.1.11", "10.77.1.12"]
+    (deploy,) = run.commands("stack-deploy.sh")
+    assert "NGINX_IMAGE=swarm-ceph-lab/nginx" in deploy.inputs["create"] and " never " in deploy.inputs["create"]
+    assert not any(r.inputs.get("connection", {}).get("host", "").startswith(("10.10.", "192.168.")) for r in run.resources.values())

@@ -13,6 +13,7 @@ IFS= read -r token || true # stdin: secrets never travel on a command line
 state=$(swarm_state)
 if [[ $state == active ]]; then
   log "already a swarm member; not joining"
+  echo "joined"
   exit 0
 fi
 [[ $state == inactive ]] || die "swarm state is '$state'. Fix: 'docker swarm leave --force' on this node, then pulumi up"

@@ -38,6 +38,7 @@ case $action in
   remove)
     if ! docker node inspect "$host" >/dev/null 2>&1; then
       log "$host is not in the swarm; nothing to remove"
+      echo "removed"
       exit 0
     fi
     if [[ $(node_field "$host" '{{.Spec.Role}}') == manager ]]; then

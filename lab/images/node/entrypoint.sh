@@ -1,0 +1,60 @@
+#!/bin/bash
+# Entrypoint of a lab Swarm node (runs as PID 1 of the node container).
+# The container is not --privileged (that fails on this kernel): it gets an
+# explicit capability list, so /sys and the cgroup v1 hierarchies arrive
+# read-only and are remounted read-write here before dockerd starts.
+set -euo pipefail
+
+log() { printf 'lab-node: %s\n' "$*" >&2; }
+
+# mount_is_rw DIR: the mount at DIR is writable (per-mount and superblock flags).
+mount_is_rw() {
+    local _id _parent _dev _root point opts rest fstype source super
+    while read -r _id _parent _dev _root point opts rest; do
+        [ "$point" = "$1" ] || continue
+        read -r fstype source super <<<"${rest#* - }"
+        : "$fstype" "$source"
+        case ",$opts," in *,ro,*) continue ;; esac
+        case ",$super," in *,ro,*) continue ;; esac
+        return 0
+    done </proc/self/mountinfo
+    return 1
+}
+
+# /sys arrives as a read-only sysfs mount (a plain remount fixes it), the cgroup
+# hierarchies as read-only *bind* mounts (a plain remount fails with "mount point
+# is busy"; a bind remount flips the per-mount flag).
+remount_rw() {
+    mount -o remount,rw "$1" 2>/dev/null || true
+    mount_is_rw "$1" || mount -o remount,bind,rw "$1" 2>/dev/null || true
+    mount_is_rw "$1" || log "warning: could not remount $1 read-write"
+}
+
+remount_rw /sys
+if mountpoint -q /sys/fs/cgroup; then
+    remount_rw /sys/fs/cgroup
+    for hierarchy in /sys/fs/cgroup/*; do
+        if [ -d "$hierarchy" ] && mountpoint -q "$hierarchy"; then
+            remount_rw "$hierarchy"
+        fi
+    done
+fi
+
+# Per-container SSH host keys (the image ships none).
+ssh-keygen -A >/dev/null
+mkdir -p /run/sshd
+
+# A restarted container keeps /run (on a real machine it is a fresh tmpfs):
+# drop the previous engine's runtime state. A stale containerd.pid whose pid
+# now belongs to another process makes dockerd wait for a containerd that
+# never answers ("timeout waiting for containerd to start").
+rm -rf /run/docker /run/containerd /run/docker.pid /run/docker.sock
+
+# Swarm tasks normally try a registry pull before using a local image; the lab
+# has no registry (images are loaded with docker save | docker load), so by
+# default prefer the local image and make no registry look-ups at all.
+export DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=${DOCKER_SERVICE_PREFER_OFFLINE_IMAGE:-1}
+# --dns: containers in the lab never resolve names through the outside world (no traffic leaves the lab).
+dockerd --dns 127.0.0.1 >/var/log/dockerd.log 2>&1 </dev/null &
+
+exec /usr/sbin/sshd -D -e

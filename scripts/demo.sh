@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# scripts/demo.sh: the main job on one machine. Sets up (scripts/setup.sh), starts the lab (three Docker-in-Docker
+# Swarm nodes, lab/lab.sh up), writes the `lab` stack config (hosts mode), runs `pulumi up` on it with a local
+# file:// backend under .lab/, and prints the page URLs. `scripts/demo.sh down` destroys the stack and the lab.
+# Needs the Pulumi CLI (https://www.pulumi.com/docs/install/) on PATH, or a toolchain from .ci/toolchain.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$PWD
+
+log() { printf 'demo: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+export PULUMI_BACKEND_URL="file://$repo/.lab/state"
+export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE:-swarm-ceph-lab}
+export PULUMI_SKIP_UPDATE_CHECK=true
+
+find_pulumi() {
+  command -v pulumi >/dev/null 2>&1 && return 0
+  local toolchain
+  if toolchain=$(bash .ci/toolchain.sh); then
+    export PATH="$toolchain/bin:$PATH" PULUMI_HOME="$toolchain/home"
+    export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+    return 0
+  fi
+  die "no Pulumi CLI: install it (https://www.pulumi.com/docs/install/) or make .ci/toolchain.sh work here"
+}
+
+case ${1:-up} in
+  up)
+    bash scripts/setup.sh
+    export PATH="$HOME/.local/bin:$PATH"
+    find_pulumi
+    bash lab/lab.sh up
+    mkdir -p .lab/state
+    # Written once: pulumi keeps the passphrase salt and the encrypted key in it.
+    [[ -f Pulumi.lab.yaml ]] || uv run --frozen python lab/stack_config.py >Pulumi.lab.yaml
+    pulumi stack select --create lab --secrets-provider passphrase >/dev/null
+    pulumi config set --secret swarm-ceph:sshPrivateKey <.lab/id_ed25519
+    pulumi up --yes --stack lab
+    log "the page, on every node:"
+    pulumi stack output pageUrls --json --stack lab
+    ;;
+  down)
+    find_pulumi
+    if [[ -d .lab/state ]]; then
+      pulumi destroy --yes --stack lab
+      pulumi stack rm --yes lab
+    fi
+    rm -f Pulumi.lab.yaml
+    bash lab/lab.sh down
+    ;;
+  *) die "usage: scripts/demo.sh [up|down]" ;;
+esac
