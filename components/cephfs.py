@@ -27,15 +27,18 @@ def secret_file(fs_name: str) -> str:
 
 
 def _io_checks(component: pulumi.Resource, name: str, nodes: list[NodeHandle], root: str, marks: list) -> dict:
-    """Every node reads every node's marker (each written by that node's mount step)."""
+    """Every node reads every node's marker (each written by that node's mount step).
+
+    The first node's check waits for every mount; the other checks wait for that one (so for every mount too) and
+    then run in parallel. Same order as making each wait for every mount, with n instead of n*n dependencies."""
     names = [n.name for n in nodes]
-    return {
-        n.name: run_script(
-            f"{name}-{n.name}-io-check", n, "io-check.sh", [root, IO_CHECK_TIMEOUT_S, *names], parent=component,
-            depends_on=marks,
+    checks: dict[str, pulumi.Resource] = {}
+    for node in nodes:
+        checks[node.name] = run_script(
+            f"{name}-{node.name}-io-check", node, "io-check.sh", [root, IO_CHECK_TIMEOUT_S, *names],
+            parent=component, depends_on=marks if not checks else [checks[names[0]]],
         )
-        for n in nodes
-    }
+    return checks
 
 
 class CephFSMountArgs(BaseModel):
