@@ -26,6 +26,7 @@ if ! command -v uv >/dev/null 2>&1; then
   export PATH="$HOME/.local/bin:$PATH"
 fi
 command -v uv >/dev/null || { log "error: uv is not on PATH after installing it"; exit 1; }
-uv sync --frozen --quiet
+# Bytecode compiled once here: the program imports large provider SDKs on every run.
+uv sync --frozen --quiet --compile-bytecode
 bash lab/ensure-docker.sh
 log "ready: $(uv run --frozen python --version), shellcheck $(shellcheck --version | sed -n 's/^version: //p'), cloud-init $(cloud-init --version 2>&1 | awk '{print $2}'), docker $(docker version --format '{{.Server.Version}}')"
