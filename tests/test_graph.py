@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from components.config import ConfigError
-from tests.harness import FAKE_SSH_KEY, run_program, stack_config, with_secrets
+from tests.harness import PROJECT, run_program, stack_config, with_secrets
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
 REMOTE = "command:remote:Command"
@@ -217,3 +217,25 @@ def test_lab_stack_config_evaluates_in_hosts_mode():
     (deploy,) = run.commands("stack-deploy.sh")
     assert "NGINX_IMAGE=swarm-ceph-lab/nginx" in deploy.inputs["create"] and " never " in deploy.inputs["create"]
     assert not any(r.inputs.get("connection", {}).get("host", "").startswith(("10.10.", "192.168.")) for r in run.resources.values())
+
+
+def test_editing_the_page_or_compose_file_changes_readable_inputs_in_place(tmp_path, dev_run):
+    """A page/compose edit shows up as plain text in the step's stdin (a readable `preview --diff`), and as an
+    update: no step has triggers (they force replacement) and every step's update is its create."""
+    page = tmp_path / "index.html"
+    page.write_text("<h1>edited</h1>\n")
+    compose = tmp_path / "compose.yml"
+    compose.write_text((PROJECT / "stacks/nginx/docker-compose.yml").read_text().replace("delay: 2s", "delay: 5s"))
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:stack"] = dict(cfg["swarm-ceph:stack"], pageFile=str(page), composeFile=str(compose))
+    edited = run_program(*with_secrets(cfg))
+    (old_page,), (new_page,) = dev_run.commands("stack-page.sh"), edited.commands("stack-page.sh")
+    assert new_page.inputs["stdin"] == "<h1>edited</h1>\n" != old_page.inputs["stdin"]
+    (old_deploy,), (new_deploy,) = dev_run.commands("stack-deploy.sh"), edited.commands("stack-deploy.sh")
+    assert "delay: 5s" in new_deploy.inputs["stdin"] and "delay: 2s" in old_deploy.inputs["stdin"]
+    new_checks = {c.name: c.inputs["create"] for c in edited.commands("serve-check.sh")}
+    old_checks = {c.name: c.inputs["create"] for c in dev_run.commands("serve-check.sh")}
+    assert new_checks.keys() == old_checks.keys() and all(new_checks[k] != old_checks[k] for k in new_checks)
+    for step in edited.of_type(REMOTE):
+        assert "triggers" not in step.inputs, step.name
+        assert step.inputs["update"] == step.inputs["create"], step.name
