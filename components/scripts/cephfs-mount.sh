@@ -28,12 +28,7 @@ fi
 chmod 0600 "$secret"
 
 # Exactly one fstab line for the mount point: ours.
-if ! awk -v mp="$mp" -v line="$line" '$2 == mp && $0 != line { bad = 1 } END { exit bad }' /etc/fstab ||
-  ! grep -qxF -- "$line" /etc/fstab; then
-  awk -v mp="$mp" '$2 != mp' /etc/fstab >/etc/fstab.swarm-ceph
-  printf '%s\n' "$line" >>/etc/fstab.swarm-ceph
-  cat /etc/fstab.swarm-ceph >/etc/fstab
-  rm -f /etc/fstab.swarm-ceph
+if [[ $(fstab_set /etc/fstab "$mp" "$line") == changed ]]; then
   systemctl daemon-reload
 fi
 

@@ -15,10 +15,7 @@ fi
 if mountpoint -q "$mp"; then
   umount "$mp" || umount -l "$mp"
 fi
-if awk -v mp="$mp" '$2 == mp { found = 1 } END { exit !found }' /etc/fstab; then
-  awk -v mp="$mp" '$2 != mp' /etc/fstab >/etc/fstab.swarm-ceph
-  cat /etc/fstab.swarm-ceph >/etc/fstab
-  rm -f /etc/fstab.swarm-ceph
+if [[ $(fstab_remove /etc/fstab "$mp") == changed ]]; then
   systemctl daemon-reload 2>/dev/null || true
 fi
 rm -f "/etc/ceph/$fs.admin.secret"

@@ -2,6 +2,9 @@
 # Helpers shared by the node-side scripts. components/remote.py inlines this file in place of the line that
 # sources it, so a script sent over SSH is self-contained; run from a checkout, the scripts source it.
 
+# Failures inside $(...) stop the script too.
+shopt -s inherit_errexit
+
 # MicroCeph's commands live in /snap/bin, which non-interactive SSH sessions may not have on PATH.
 PATH=$PATH:/snap/bin:/usr/sbin:/sbin
 
@@ -35,4 +38,31 @@ io_mark() {
   mkdir -p "$dir"
   hostname >"$dir/.$(hostname).tmp"
   mv -f "$dir/.$(hostname).tmp" "$dir/$(hostname)"
+}
+
+# fstab_set FSTAB MOUNT_POINT LINE: make LINE the only entry for MOUNT_POINT in FSTAB (other lines untouched).
+# Prints "changed" or "unchanged".
+fstab_set() {
+  local fstab=$1 mp=$2 line=$3
+  if grep -qxF -- "$line" "$fstab" && [[ $(awk -v mp="$mp" '$2 == mp' "$fstab" | wc -l) == 1 ]]; then
+    echo unchanged
+    return
+  fi
+  { awk -v mp="$mp" '$2 != mp' "$fstab" && printf '%s\n' "$line"; } >"$fstab.swarm-ceph"
+  cat "$fstab.swarm-ceph" >"$fstab"
+  rm -f "$fstab.swarm-ceph"
+  echo changed
+}
+
+# fstab_remove FSTAB MOUNT_POINT: remove every entry for MOUNT_POINT from FSTAB. Prints "changed" or "unchanged".
+fstab_remove() {
+  local fstab=$1 mp=$2
+  if ! awk -v mp="$mp" '$2 == mp { found = 1 } END { exit !found }' "$fstab"; then
+    echo unchanged
+    return
+  fi
+  awk -v mp="$mp" '$2 != mp' "$fstab" >"$fstab.swarm-ceph"
+  cat "$fstab.swarm-ceph" >"$fstab"
+  rm -f "$fstab.swarm-ceph"
+  echo changed
 }
