@@ -71,10 +71,24 @@ def test_node_user_data_sets_the_hostname():
     assert doc["users"][1]["name"] == "debian" and "fqdn" not in doc
 
 
-@pytest.mark.parametrize("script", SCRIPTS + ["lib.sh"])
-def test_script_passes_shellcheck(script):
+PROJECT = Path(__file__).resolve().parent.parent
+ALL_SHELL = sorted(
+    str(p.relative_to(PROJECT))
+    for pattern in ("components/scripts/*.sh", "lab/*.sh", "lab/images/*/*.sh", "scripts/*.sh", ".ci/*",
+                    "tests/fakes/microceph")
+    for p in PROJECT.glob(pattern)
+)
+
+
+def test_every_shell_file_is_found():
+    assert {"components/scripts/lib.sh", "lab/lab.sh", ".ci/run", ".ci/toolchain.sh", "scripts/test.sh"} <= set(ALL_SHELL)
+
+
+@pytest.mark.parametrize("path", ALL_SHELL)
+def test_shell_passes_shellcheck(path):
     result = subprocess.run(
-        [require("shellcheck"), "-x", "-S", "style", script], cwd=SCRIPTS_DIR, capture_output=True, text=True
+        [require("shellcheck"), "-x", "-S", "style", path.rsplit("/", 1)[-1]], cwd=PROJECT / path.rsplit("/", 1)[0],
+        capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout
 
