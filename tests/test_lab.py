@@ -7,23 +7,18 @@ What this does not cover: the Pulumi engine driving these steps (the engine cann
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from components.docker_stack import deploy_environment, html_dir, page_sha256
-from components.scripts import script_command
 from components.config import StackConfig
+from components.docker_stack import deploy_environment, html_dir, page_sha256
 from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES
-from tests.harness import PROJECT
+from lab.steps import PROJECT, docker as lab_docker, eventually, fetch as lab_fetch, lab as lab_command, step
 
 pytestmark = pytest.mark.lab
 
-KEY = PROJECT / ".lab/id_ed25519"
 SHARED = "/mnt/cephfs"
 STACK = StackConfig(image=LAB_NGINX_IMAGE, resolve_image="never", deploy_timeout_s=120)
 MASTER, WORKER1, WORKER2 = LAB_NODES
@@ -33,11 +28,7 @@ PAGE = (PROJECT / STACK.page_file).read_text()
 
 def ssh(node, script: str, *args: object, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``script`` on ``node`` exactly as the program's remote step would."""
-    result = subprocess.run(
-        ["ssh", "-i", str(KEY), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", f"root@{node[1]}", script_command(script, *args)],
-        input=stdin, capture_output=True, text=True, timeout=300, check=False,
-    )
+    result = step(node[1], script, *args, stdin=stdin)
     if check:
         assert result.returncode == 0, f"{script} on {node[0]}: rc={result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
@@ -52,38 +43,19 @@ def twice(node, script: str, *args: object, stdin: str | None = None) -> str:
 
 
 def docker(node, *args: str) -> str:
-    result = subprocess.run(
-        ["ssh", "-i", str(KEY), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "LogLevel=ERROR", f"root@{node[1]}", shlex.join(["docker", *args])], capture_output=True, text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    return lab_docker(node[1], *args)
 
 
 def fetch(ip: str, timeout: float = 2.0) -> str:
-    with urllib.request.urlopen(f"http://{ip}:{STACK.published_port}/", timeout=timeout) as response:
-        return response.read().decode()
-
-
-def eventually(check, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001 - the next round decides
-            pass
-        assert time.monotonic() < deadline, f"timed out after {timeout_s}s waiting for {what}"
-        time.sleep(1)
+    return lab_fetch(ip, STACK.published_port, timeout)
 
 
 @pytest.fixture(scope="module")
 def lab():
-    up = subprocess.run(["bash", str(PROJECT / "lab/lab.sh"), "up"], capture_output=True, text=True, timeout=1800)
+    up = lab_command("up")
     assert up.returncode == 0, f"lab/lab.sh up failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
     yield LAB_NODES
-    down = subprocess.run(["bash", str(PROJECT / "lab/lab.sh"), "down"], capture_output=True, text=True, timeout=600)
+    down = lab_command("down")
     assert down.returncode == 0, down.stderr
 
 

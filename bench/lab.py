@@ -1,0 +1,150 @@
+"""Benchmark: the platform's node-side steps on the lab (three Docker-in-Docker Swarm nodes), timed.
+
+Prints a table of wall times and the failover request statistics; asserts nothing. Usage (as root, Docker engine
+running): uv run python bench/lab.py. It brings the lab up and takes it down again.
+
+These are script-level figures: the steps run over SSH one after another from here, as the program's remote steps
+would, but without the Pulumi engine (which cannot be built in this workplace). With the engine, independent steps
+(the joins, the per-node checks) run in parallel, and a no-op `pulumi up` runs no step at all.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from components.config import StackConfig  # noqa: E402
+from components.docker_stack import deploy_environment, html_dir, page_sha256  # noqa: E402
+from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES  # noqa: E402
+from lab.steps import PROJECT, docker, eventually, fetch, lab, step  # noqa: E402
+
+SHARED = "/mnt/cephfs"
+STACK = StackConfig(image=LAB_NGINX_IMAGE, resolve_image="never", deploy_timeout_s=120)
+MASTER, *WORKERS = LAB_NODES
+PORT = STACK.published_port
+FAILOVER_S = 30
+
+
+def ok(ip: str, script: str, *args: object, stdin: str | None = None) -> str:
+    result = step(ip, script, *args, stdin=stdin)
+    if result.returncode != 0:
+        raise RuntimeError(f"{script} on {ip}: {result.stderr}")
+    return result.stdout.strip()
+
+
+def parallel(calls) -> list:
+    with ThreadPoolExecutor(max_workers=len(LAB_NODES)) as pool:
+        return list(pool.map(lambda c: c(), calls))
+
+
+def platform(page: str, compose: str) -> None:
+    """Every step of the program's hosts/existing-storage graph, with the engine's parallelism."""
+    parallel([lambda n=n: ok(n[1], "wait-ready.sh", 60) for n in LAB_NODES])
+    ok(MASTER[1], "swarm-init.sh", MASTER[1])
+    token = ok(MASTER[1], "swarm-token.sh", "worker")
+    parallel([lambda w=w: ok(w[1], "swarm-join.sh", MASTER[1], w[1], stdin=token + "\n") for w in WORKERS])
+    parallel([lambda n=n: ok(MASTER[1], "swarm-node.sh", "apply", n[0], 60) for n in LAB_NODES])
+    parallel([lambda n=n: ok(n[1], "shared-path.sh", SHARED) for n in LAB_NODES])
+    names = [n[0] for n in LAB_NODES]
+    parallel([lambda n=n: ok(n[1], "io-check.sh", SHARED, 10, *names) for n in LAB_NODES])
+    publish(page)
+    ok(MASTER[1], "stack-deploy.sh", "deploy", STACK.name, f"/opt/swarm-ceph/stacks/{STACK.name}",
+       STACK.resolve_image, STACK.deploy_timeout_s, *deploy_environment(STACK, SHARED), stdin=compose)
+    serves(page)
+
+
+def publish(page: str) -> None:
+    ok(MASTER[1], "stack-page.sh", "put", html_dir(SHARED), stdin=page)
+
+
+def serves(page: str) -> None:
+    sha = page_sha256(page)
+    parallel([lambda n=n: ok(n[1], "serve-check.sh", f"http://{n[1]}:{PORT}/", sha, 60) for n in LAB_NODES])
+
+
+def destroy() -> None:
+    ok(MASTER[1], "stack-deploy.sh", "remove", STACK.name, 120)
+    ok(MASTER[1], "stack-page.sh", "remove", html_dir(SHARED))
+    for worker in WORKERS:
+        ok(MASTER[1], "swarm-node.sh", "remove", worker[0])
+    parallel([lambda w=w: ok(w[1], "swarm-leave.sh") for w in WORKERS])
+    ok(MASTER[1], "swarm-leave.sh")
+
+
+def failover(page: str) -> dict:
+    """Stop the last node; hammer the others; time Down and convergence; start it again."""
+    victim, survivors = LAB_NODES[-1], LAB_NODES[:-1]
+    latencies, failures = [], 0
+    subprocess.run(["docker", "stop", "-t", "1", victim[0]], check=True, capture_output=True)
+    stopped = time.monotonic()
+    down_s = converged_s = None
+    try:
+        while time.monotonic() - stopped < FAILOVER_S:
+            for node in survivors:
+                t = time.monotonic()
+                try:
+                    failures += fetch(node[1], PORT) != page
+                except OSError:
+                    failures += 1
+                latencies.append(time.monotonic() - t)
+            if down_s is None and docker(MASTER[1], "node", "inspect", "-f", "{{.Status.State}}", victim[0]) == "down":
+                down_s = time.monotonic() - stopped
+            if converged_s is None and down_s is not None:
+                states = docker(MASTER[1], "service", "ps", f"{STACK.name}_web", "--filter", "desired-state=running",
+                                "--format", "{{.Node}} {{.CurrentState}}").splitlines()
+                if sorted(s.split()[0] for s in states if " Running" in s) == sorted(n[0] for n in survivors):
+                    converged_s = time.monotonic() - stopped
+    finally:
+        subprocess.run(["docker", "start", victim[0]], check=True, capture_output=True)
+    back_s = eventually(lambda: docker(MASTER[1], "node", "inspect", "-f", "{{.Status.State}}", victim[0]) == "ready",
+                        120, "the node to rejoin")
+    latencies.sort()
+    return {
+        "requests": len(latencies), "failed": failures,
+        "p50 ms": 1000 * statistics.median(latencies), "p99 ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "node Down after s": down_s, "tasks on survivors after s": converged_s, "node Ready again after s": back_s,
+    }
+
+
+def timed(rows: list, what: str, fn) -> None:
+    started = time.monotonic()
+    fn()
+    rows.append((what, time.monotonic() - started))
+
+
+def main() -> None:
+    page = (PROJECT / STACK.page_file).read_text()
+    compose = (PROJECT / STACK.compose_file).read_text()
+    rows: list[tuple[str, float]] = []
+    timed(rows, "lab up (images built or reused, nodes answer SSH + docker)", lambda: _check(lab("up")))
+    try:
+        timed(rows, "all steps from nothing to the page served on every node", lambda: platform(page, compose))
+        timed(rows, "all steps again (every guard says: nothing to do)", lambda: platform(page, compose))
+        edited = page.replace("Hello from", "Hello again from")
+        timed(rows, "page edit round trip (publish + every node serves it)", lambda: (publish(edited), serves(edited)))
+        stats = failover(edited)
+        timed(rows, "destroy steps (stack rm, page, remove + leave)", destroy)
+    finally:
+        timed(rows, "lab down", lambda: _check(lab("down")))
+    width = max(len(w) for w, _ in rows)
+    print(f"{'step':<{width}}  seconds")
+    for what, seconds in rows:
+        print(f"{what:<{width}}  {seconds:7.1f}")
+    print(f"\nfailover ({LAB_NODES[-1][0]} stopped, {FAILOVER_S} s of requests against the other nodes):")
+    for key, value in stats.items():
+        print(f"  {key:<28} {value if value is None or isinstance(value, int) else round(value, 1)}")
+
+
+def _check(result: subprocess.CompletedProcess) -> None:
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-2000:])
+
+
+if __name__ == "__main__":
+    main()
