@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from cloudinit import node_user_data
 
 from .config import NetworkConfig, NodeConfig, ProxmoxConfig, SshConfig
-from .proxmox_common import common_vm_args, dns_config, ip_config, nic
+from .proxmox_common import common_vm_args, initialization, nic, snippet
 from .remote import NodeHandle, run_script
 
 READY_TIMEOUT_S = 900
@@ -73,21 +73,11 @@ class NodeVM(pulumi.ComponentResource):
         assert node.vm_id is not None  # checked by config.check_settings
         child = pulumi.ResourceOptions(parent=self)
 
-        self.user_data = proxmoxve.FileLegacy(
-            f"{name}-user-data",
-            node_name=pve.node_name,
-            datastore_id=pve.snippet_datastore,
-            content_type="snippets",
-            source_raw=proxmoxve.FileLegacySourceRawArgs(
-                data=node_user_data(
-                    hostname=node.name,
-                    fqdn=f"{node.name}.{args.network.search_domain}" if args.network.search_domain else None,
-                    user=args.ssh.user,
-                    public_keys=args.ssh.public_keys,
-                ),
-                file_name=f"{node.name}-user-data.yaml",
-            ),
-            opts=child,
+        fqdn = f"{node.name}.{args.network.search_domain}" if args.network.search_domain else None
+        self.user_data = snippet(
+            f"{name}-user-data", pve, f"{node.name}-user-data.yaml",
+            node_user_data(hostname=node.name, fqdn=fqdn, user=args.ssh.user, public_keys=args.ssh.public_keys),
+            child,
         )
         self.vm = proxmoxve.VmLegacy(
             name,
@@ -112,12 +102,7 @@ class NodeVM(pulumi.ComponentResource):
                 )
             ],
             network_devices=[nic(args.network)],
-            initialization=proxmoxve.VmLegacyInitializationArgs(
-                datastore_id=pve.disk_datastore,
-                ip_configs=[ip_config(str(node.ip), args.network)],
-                dns=dns_config(args.network),
-                user_data_file_id=self.user_data.id,
-            ),
+            initialization=initialization(pve, args.network, str(node.ip), self.user_data),
             started=True,
             on_boot=True,
             timeout_clone=1800,

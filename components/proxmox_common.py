@@ -28,6 +28,30 @@ def make_provider(name: str, pve: ProxmoxConfig, secrets: Secrets) -> proxmoxve.
     )
 
 
+def snippet(name: str, pve: ProxmoxConfig, file_name: str, data: str, opts: pulumi.ResourceOptions):
+    """A cloud-init user-data snippet on the PVE node (uploaded over the provider's SSH connection)."""
+    return proxmoxve.FileLegacy(
+        name,
+        node_name=pve.node_name,
+        datastore_id=pve.snippet_datastore,
+        content_type="snippets",
+        source_raw=proxmoxve.FileLegacySourceRawArgs(data=data, file_name=file_name),
+        opts=opts,
+    )
+
+
+def initialization(
+    pve: ProxmoxConfig, network: NetworkConfig, address: str, user_data: proxmoxve.FileLegacy
+) -> proxmoxve.VmLegacyInitializationArgs:
+    """cloud-init drive: address (static or "dhcp"), DNS, and our user-data snippet."""
+    return proxmoxve.VmLegacyInitializationArgs(
+        datastore_id=pve.disk_datastore,
+        ip_configs=[ip_config(address, network)],
+        dns=dns_config(network),
+        user_data_file_id=user_data.id,
+    )
+
+
 def ip_config(address: str, network: NetworkConfig) -> proxmoxve.VmLegacyInitializationIpConfigArgs:
     """Static address in the cluster CIDR (or "dhcp")."""
     if address == "dhcp":

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from cloudinit import template_user_data
 
 from .config import ImageConfig, NetworkConfig, ProxmoxConfig, SshConfig, TemplateConfig
-from .proxmox_common import common_vm_args, dns_config, ip_config, nic
+from .proxmox_common import common_vm_args, initialization, nic, snippet
 from .remote import NodeHandle, run_script
 from .scripts import script_command
 
@@ -49,16 +49,9 @@ class TemplateVM(pulumi.ComponentResource):
             upload_timeout=1800,
             opts=child,
         )
-        self.user_data = proxmoxve.FileLegacy(
-            f"{name}-user-data",
-            node_name=pve.node_name,
-            datastore_id=pve.snippet_datastore,
-            content_type="snippets",
-            source_raw=proxmoxve.FileLegacySourceRawArgs(
-                data=template_user_data(hostname=t.name, user=args.ssh.user, public_keys=args.ssh.public_keys),
-                file_name=f"{t.name}-user-data.yaml",
-            ),
-            opts=child,
+        self.user_data = snippet(
+            f"{name}-user-data", pve, f"{t.name}-user-data.yaml",
+            template_user_data(hostname=t.name, user=args.ssh.user, public_keys=args.ssh.public_keys), child,
         )
         self.vm = proxmoxve.VmLegacy(
             name,
@@ -80,12 +73,7 @@ class TemplateVM(pulumi.ComponentResource):
             ],
             boot_orders=["scsi0"],
             network_devices=[nic(args.network)],
-            initialization=proxmoxve.VmLegacyInitializationArgs(
-                datastore_id=pve.disk_datastore,
-                ip_configs=[ip_config(t.build_ip, args.network)],
-                dns=dns_config(args.network),
-                user_data_file_id=self.user_data.id,
-            ),
+            initialization=initialization(pve, args.network, t.build_ip, self.user_data),
             started=True,
             on_boot=False,
             **common_vm_args(t.cores, t.memory_mb),
