@@ -20,7 +20,17 @@ LAB_GATEWAY=${LAB_GATEWAY:-10.77.1.1}
 # Images saved into every node by `up` (docker save | ssh docker load).
 LAB_LOAD_IMAGES=${LAB_LOAD_IMAGES:-swarm-ceph-lab/nginx}
 LAB_DEBIAN_SUITE=${LAB_DEBIAN_SUITE:-bookworm}
-LAB_DEBIAN_MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror for debootstrap: the host's own apt source unless LAB_DEBIAN_MIRROR says otherwise.
+host_debian_mirror() {
+    local uri
+    uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    if [[ -z $uri ]]; then
+        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; exit } }' \
+            /etc/apt/sources.list 2>/dev/null || true)
+    fi
+    printf '%s' "$uri"
+}
+LAB_DEBIAN_MIRROR=${LAB_DEBIAN_MIRROR:-$(host_debian_mirror)}
 LAB_WAIT_SECONDS=${LAB_WAIT_SECONDS:-90}
 
 IMAGE_PREFIX="swarm-ceph-lab"
@@ -137,6 +147,7 @@ build_base() {
                 { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; } ||
                 die "could not install debootstrap"
         }
+        [[ -n $LAB_DEBIAN_MIRROR ]] || die "no Debian mirror in the host's apt sources: set LAB_DEBIAN_MIRROR"
         rootfs=$LAB_CACHE/rootfs-$hash
         rm -rf "$rootfs"
         mkdir -p "$LAB_CACHE/debs" "$rootfs"
