@@ -8,7 +8,7 @@ from components.docker_stack import DockerStack, DockerStackArgs, read_stack_fil
 from components.microceph import MicroCephCluster, MicroCephClusterArgs, MicroCephNode
 from components.nodes import ExistingHost, ExistingHostArgs, NodeVM, NodeVMArgs
 from components.proxmox_common import make_provider
-from components.security_group import SecurityGroup, SecurityGroupArgs
+from components.security_group import SecurityGroup, SecurityGroupArgs, group_name
 from components.swarm import SwarmCluster, SwarmClusterArgs
 from components.template_vm import TemplateVM, TemplateVMArgs
 
@@ -28,7 +28,7 @@ if settings.infrastructure == "proxmox":
     group = SecurityGroup(
         "security-group",
         SecurityGroupArgs(
-            name=f"swarm-{stack_name}"[:18], network=settings.network,
+            name=group_name(stack_name), network=settings.network,
             published_port=settings.stack.published_port,
         ),
         on_pve,

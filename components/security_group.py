@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -24,6 +25,11 @@ CLUSTER_PORTS: list[tuple[str, str, str]] = [
 LAN_PORTS: list[tuple[str, str, str]] = [
     ("tcp", "22", "SSH"),
 ]
+
+
+def group_name(stack: str) -> str:
+    """The group's PVE name for a stack: PVE allows [A-Za-z][A-Za-z0-9_-]+, at most 18 characters."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"swarm-{stack}")[:18]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from components.config import NetworkConfig
 from components.docker_stack import deploy_environment, html_dir, page_sha256
 from components.config import StackConfig
 from components.scripts import SCRIPTS_DIR, script_command, script_text
-from components.security_group import security_group_rules
+from components.security_group import group_name, security_group_rules
 
 SCRIPTS = sorted(p.name for p in SCRIPTS_DIR.glob("*.sh") if p.name != "lib.sh")
 KEYS = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqv0yzfJ9E8n2o1Cq1nVh8vX0xW4m9m0m4V7L3s3a9X op@example"]
@@ -169,3 +169,9 @@ def test_deploy_environment_feeds_the_compose_file():
     assert web["deploy"]["mode"] == "global" and web["ports"][0]["mode"] == "host"
     assert web["volumes"][0]["read_only"] is True and web["volumes"][0]["target"] == "/usr/share/nginx/html"
     assert html_dir("/mnt/cephfs/") == "/mnt/cephfs/html"
+
+
+def test_security_group_name_fits_pve_rules():
+    assert group_name("dev") == "swarm-dev"
+    assert group_name("team.prod-eu-west-1") == "swarm-team-prod-eu"
+    assert len(group_name("x" * 40)) == 18
