@@ -60,15 +60,16 @@ def run_script(
     """Run ``script`` with ``args`` on ``node``; ``delete`` names the script (and args) that undoes it.
 
     Secrets only ever travel on stdin. A ``secret`` step (secret stdin or stdout) logs nothing and its stdout is stored
-    as a secret. Changing the script or its arguments re-runs it in place (an update, not a replacement,
-    so the delete of the old step never runs after the new one)."""
+    as a secret. Changing the script, its arguments or stdin re-runs ``create`` in place: with no
+    ``update`` command and no ``triggers``, pulumi-command updates rather than replaces. A change of ``connection``
+    (host, user, key) does replace the step; it is then undone before it is done again, since the default order
+    (new create, then old delete) would undo what the guarded create just found already done."""
     create = script_command(script, *args, sudo=node.sudo)
     deps = [node.ready, *depends_on] if node.ready is not None else list(depends_on)
     return command.remote.Command(
         name,
         connection=node.connection(),
         create=create,
-        update=create,
         delete=script_command(delete[0], *delete[1], sudo=node.sudo) if delete else None,
         stdin=stdin,
         logging=command.remote.Logging.NONE if secret else command.remote.Logging.STDOUT_AND_STDERR,
@@ -77,5 +78,6 @@ def run_script(
             parent=parent,
             depends_on=deps,
             additional_secret_outputs=["stdout"] if secret else None,
+            delete_before_replace=True,
         ),
     )

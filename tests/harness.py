@@ -44,6 +44,7 @@ class Registered:
     dependencies: list[str]
     secret_outputs: list[str]
     ignore_changes: list[str]
+    delete_before_replace: bool
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -87,6 +88,7 @@ class _RecordingMonitor(pmocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 secret_outputs=list(request.additionalSecretOutputs),
                 ignore_changes=list(request.ignoreChanges),
+                delete_before_replace=bool(request.deleteBeforeReplace),
             )
         return response
 

@@ -221,7 +221,7 @@ def test_lab_stack_config_evaluates_in_hosts_mode():
 
 def test_editing_the_page_or_compose_file_changes_readable_inputs_in_place(tmp_path, dev_run):
     """A page/compose edit shows up as plain text in the step's stdin (a readable `preview --diff`), and as an
-    update: no step has triggers (they force replacement) and every step's update is its create."""
+    update: no step has triggers (they force replacement) or a separate update command (create re-runs)."""
     page = tmp_path / "index.html"
     page.write_text("<h1>edited</h1>\n")
     compose = tmp_path / "compose.yml"
@@ -237,5 +237,11 @@ def test_editing_the_page_or_compose_file_changes_readable_inputs_in_place(tmp_p
     old_checks = {c.name: c.inputs["create"] for c in dev_run.commands("serve-check.sh")}
     assert new_checks.keys() == old_checks.keys() and all(new_checks[k] != old_checks[k] for k in new_checks)
     for step in edited.of_type(REMOTE):
-        assert "triggers" not in step.inputs, step.name
-        assert step.inputs["update"] == step.inputs["create"], step.name
+        assert "triggers" not in step.inputs and "update" not in step.inputs, step.name
+
+
+def test_a_replaced_step_is_undone_before_it_is_done_again(dev_run):
+    """pulumi-command replaces a step when its connection changes; create-before-delete would run the guarded
+    create (a no-op: already done) and then the old delete (undoing it)."""
+    steps = dev_run.of_type(REMOTE)
+    assert steps and all(s.delete_before_replace for s in steps)
