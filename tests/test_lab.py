@@ -15,7 +15,7 @@ import pytest
 from components.config import StackConfig
 from components.docker_stack import deploy_environment, html_dir, page_sha256
 from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES
-from lab.steps import PROJECT, docker as lab_docker, eventually, fetch as lab_fetch, lab as lab_command, step
+from lab.steps import PROJECT, docker as lab_docker, eventually, fetch as lab_fetch, step
 
 pytestmark = pytest.mark.lab
 
@@ -50,17 +50,8 @@ def fetch(ip: str, timeout: float = 2.0) -> str:
     return lab_fetch(ip, STACK.published_port, timeout)
 
 
-@pytest.fixture(scope="module")
-def lab():
-    up = lab_command("up")
-    assert up.returncode == 0, f"lab/lab.sh up failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
-    yield LAB_NODES
-    down = lab_command("down")
-    assert down.returncode == 0, down.stderr
-
-
-def test_platform_steps_on_real_swarm_nodes(lab):
-    nodes = lab
+def test_platform_steps_on_real_swarm_nodes(lab_nodes):
+    nodes = lab_nodes
     for node in nodes:
         assert twice(node, "wait-ready.sh", 60).strip() == "ready"
 
