@@ -3,9 +3,10 @@
 Prints a table of wall times and the failover request statistics; asserts nothing. Usage (as root, Docker engine
 running): uv run python bench/lab.py. It brings the lab up and takes it down again.
 
-These are script-level figures: the steps run over SSH one after another from here, as the program's remote steps
-would, but without the Pulumi engine (which cannot be built in this workplace). With the engine, independent steps
-(the joins, the per-node checks) run in parallel, and a no-op `pulumi up` runs no step at all.
+The program's own graph for the `lab` stack is replayed (lab/replay.py): its remote steps run over SSH in parallel
+waves that follow the dependency graph, as the engine would run them, but without the Pulumi engine (which cannot be
+built in this workplace): engine overhead is not in these figures, and a no-op `pulumi up` would run no step at all
+(the re-run row is every guard answering "already done").
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.config import StackConfig  # noqa: E402
-from components.docker_stack import deploy_environment, html_dir, page_sha256  # noqa: E402
-from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES  # noqa: E402
+from components.docker_stack import html_dir, page_sha256  # noqa: E402
+from lab import replay  # noqa: E402
+from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES, lab_stack_config  # noqa: E402
 from lab.steps import PROJECT, docker, eventually, fetch, lab, step  # noqa: E402
+from tests.harness import run_program, with_secrets  # noqa: E402
 
 SHARED = "/mnt/cephfs"
 STACK = StackConfig(image=LAB_NGINX_IMAGE, resolve_image="never", deploy_timeout_s=120)
-MASTER, *WORKERS = LAB_NODES
+MASTER = LAB_NODES[0]
 PORT = STACK.published_port
 FAILOVER_S = 30
 
@@ -38,43 +41,12 @@ def ok(ip: str, script: str, *args: object, stdin: str | None = None) -> str:
     return result.stdout.strip()
 
 
-def parallel(calls) -> list:
-    with ThreadPoolExecutor(max_workers=len(LAB_NODES)) as pool:
-        return list(pool.map(lambda c: c(), calls))
-
-
-def platform(page: str, compose: str) -> None:
-    """Every step of the program's hosts/existing-storage graph, with the engine's parallelism."""
-    parallel([lambda n=n: ok(n[1], "wait-ready.sh", 60) for n in LAB_NODES])
-    ok(MASTER[1], "swarm-init.sh", MASTER[1])
-    token = ok(MASTER[1], "swarm-token.sh", "worker")
-    parallel([lambda w=w: ok(w[1], "swarm-join.sh", MASTER[1], w[1], stdin=token + "\n") for w in WORKERS])
-    parallel([lambda n=n: ok(MASTER[1], "swarm-node.sh", "apply", n[0], 60) for n in LAB_NODES])
-    parallel([lambda n=n: ok(n[1], "shared-path.sh", SHARED) for n in LAB_NODES])
-    names = [n[0] for n in LAB_NODES]
-    parallel([lambda n=n: ok(n[1], "io-check.sh", SHARED, 10, *names) for n in LAB_NODES])
-    publish(page)
-    ok(MASTER[1], "stack-deploy.sh", "deploy", STACK.name, f"/opt/swarm-ceph/stacks/{STACK.name}",
-       STACK.resolve_image, STACK.deploy_timeout_s, *deploy_environment(STACK, SHARED), stdin=compose)
-    serves(page)
-
-
-def publish(page: str) -> None:
+def edit_round_trip(page: str) -> None:
+    """What `pulumi up` runs after a page edit: publish it, then every node checks it serves it."""
     ok(MASTER[1], "stack-page.sh", "put", html_dir(SHARED), stdin=page)
-
-
-def serves(page: str) -> None:
     sha = page_sha256(page)
-    parallel([lambda n=n: ok(n[1], "serve-check.sh", f"http://{n[1]}:{PORT}/", sha, 60) for n in LAB_NODES])
-
-
-def destroy() -> None:
-    ok(MASTER[1], "stack-deploy.sh", "remove", STACK.name, 120)
-    ok(MASTER[1], "stack-page.sh", "remove", html_dir(SHARED))
-    for worker in WORKERS:
-        ok(MASTER[1], "swarm-node.sh", "remove", worker[0])
-    parallel([lambda w=w: ok(w[1], "swarm-leave.sh") for w in WORKERS])
-    ok(MASTER[1], "swarm-leave.sh")
+    with ThreadPoolExecutor(max_workers=len(LAB_NODES)) as pool:
+        list(pool.map(lambda n: ok(n[1], "serve-check.sh", f"http://{n[1]}:{PORT}/", sha, 60), LAB_NODES))
 
 
 def failover(page: str) -> dict:
@@ -120,16 +92,16 @@ def timed(rows: list, what: str, fn) -> None:
 
 def main() -> None:
     page = (PROJECT / STACK.page_file).read_text()
-    compose = (PROJECT / STACK.compose_file).read_text()
+    run = run_program(*with_secrets(lab_stack_config()["config"]), stack="lab")
     rows: list[tuple[str, float]] = []
     timed(rows, "lab up (images built or reused, nodes answer SSH + docker)", lambda: _check(lab("up")))
     try:
-        timed(rows, "all steps from nothing to the page served on every node", lambda: platform(page, compose))
-        timed(rows, "all steps again (every guard says: nothing to do)", lambda: platform(page, compose))
+        timed(rows, "the program's steps from nothing to the page on every node", lambda: replay.create(run))
+        timed(rows, "the same steps again (every guard: already done)", lambda: replay.create(run))
         edited = page.replace("Hello from", "Hello again from")
-        timed(rows, "page edit round trip (publish + every node serves it)", lambda: (publish(edited), serves(edited)))
+        timed(rows, "page edit round trip (publish + every node serves it)", lambda: edit_round_trip(edited))
         stats = failover(edited)
-        timed(rows, "destroy steps (stack rm, page, remove + leave)", destroy)
+        timed(rows, "the program's delete steps (destroy)", lambda: replay.destroy(run))
     finally:
         timed(rows, "lab down", lambda: _check(lab("down")))
     width = max(len(w) for w, _ in rows)
