@@ -28,7 +28,8 @@ if settings.infrastructure == "proxmox":
     group = SecurityGroup(
         "security-group",
         SecurityGroupArgs(
-            name=group_name(stack_name), network=settings.network,
+            name=group_name(stack_name),
+            network=settings.network,
             published_port=settings.stack.published_port,
         ),
         on_pve,
@@ -36,8 +37,12 @@ if settings.infrastructure == "proxmox":
     template = TemplateVM(
         "template",
         TemplateVMArgs(
-            proxmox=pve, image=settings.image, template=settings.template, network=settings.network,
-            ssh=settings.ssh, private_key=private_key,
+            proxmox=pve,
+            image=settings.image,
+            template=settings.template,
+            network=settings.network,
+            ssh=settings.ssh,
+            private_key=private_key,
             api_token=pulumi.Output.secret(settings.secrets.proxmox_api_token.get_secret_value()),
         ),
         on_pve,
@@ -46,8 +51,14 @@ if settings.infrastructure == "proxmox":
         NodeVM(
             n.name,
             NodeVMArgs(
-                node=n, proxmox=pve, network=settings.network, ssh=settings.ssh, private_key=private_key,
-                template_vm_id=template.vm_id, template_ready=template.ready, security_group=group.name,
+                node=n,
+                proxmox=pve,
+                network=settings.network,
+                ssh=settings.ssh,
+                private_key=private_key,
+                template_vm_id=template.vm_id,
+                template_ready=template.ready,
+                security_group=group.name,
             ),
             on_pve,
         ).handle
@@ -76,7 +87,10 @@ if settings.storage.type == "microceph":
     storage = CephFSMount(
         "cephfs",
         CephFSMountArgs(
-            nodes=nodes, storage=settings.storage, bootstrap_node=ceph.bootstrap_node, monitors=ceph.monitors,
+            nodes=nodes,
+            storage=settings.storage,
+            bootstrap_node=ceph.bootstrap_node,
+            monitors=ceph.monitors,
             ceph_ready=ceph.health,
         ),
     )
@@ -87,7 +101,12 @@ compose, page = read_stack_files(settings.stack)
 app = DockerStack(
     "stack",
     DockerStackArgs(
-        stack=settings.stack, leader=leader, nodes=nodes, shared_root=storage.root, compose=compose, page=page,
+        stack=settings.stack,
+        leader=leader,
+        nodes=nodes,
+        shared_root=storage.root,
+        compose=compose,
+        page=page,
         after=[*swarm.ready, *storage.io_checks.values()],
     ),
 )

@@ -48,18 +48,25 @@ def measure(count: int) -> dict:
 
 
 def main(counts: list[int]) -> None:
-    print(f"{'nodes':>5} {'resources':>9} {'custom':>6} {'critical path':>13} {'serialized ceph joins':>21} "
-          f"{'eval s (median of ' + str(REPEATS) + ')':>22}")
+    print(
+        f"{'nodes':>5} {'resources':>9} {'custom':>6} {'critical path':>13} {'serialized ceph joins':>21} "
+        f"{'eval s (median of ' + str(REPEATS) + ')':>22}"
+    )
     for count in counts:
         runs = [
-            json.loads(subprocess.run([sys.executable, __file__, "--one", str(count)], check=True,
-                                      capture_output=True, text=True).stdout)
+            json.loads(
+                subprocess.run(
+                    [sys.executable, __file__, "--one", str(count)], check=True, capture_output=True, text=True
+                ).stdout
+            )
             for _ in range(REPEATS)
         ]
         first = runs[0]
         ceph_chain = 2 * (count - 1)  # cluster add + join per non-bootstrap node, serialized by design
-        print(f"{count:>5} {first['resources']:>9} {first['custom']:>6} {first['critical_path']:>13} "
-              f"{ceph_chain:>21} {statistics.median(r['seconds'] for r in runs):>22.2f}")
+        print(
+            f"{count:>5} {first['resources']:>9} {first['custom']:>6} {first['critical_path']:>13} "
+            f"{ceph_chain:>21} {statistics.median(r['seconds'] for r in runs):>22.2f}"
+        )
 
 
 if __name__ == "__main__":

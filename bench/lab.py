@@ -68,19 +68,34 @@ def failover(page: str) -> dict:
             if down_s is None and docker(MASTER[1], "node", "inspect", "-f", "{{.Status.State}}", victim[0]) == "down":
                 down_s = time.monotonic() - stopped
             if converged_s is None and down_s is not None:
-                states = docker(MASTER[1], "service", "ps", f"{STACK.name}_web", "--filter", "desired-state=running",
-                                "--format", "{{.Node}} {{.CurrentState}}").splitlines()
+                states = docker(
+                    MASTER[1],
+                    "service",
+                    "ps",
+                    f"{STACK.name}_web",
+                    "--filter",
+                    "desired-state=running",
+                    "--format",
+                    "{{.Node}} {{.CurrentState}}",
+                ).splitlines()
                 if sorted(s.split()[0] for s in states if " Running" in s) == sorted(n[0] for n in survivors):
                     converged_s = time.monotonic() - stopped
     finally:
         subprocess.run(["docker", "start", victim[0]], check=True, capture_output=True)
-    back_s = eventually(lambda: docker(MASTER[1], "node", "inspect", "-f", "{{.Status.State}}", victim[0]) == "ready",
-                        120, "the node to rejoin")
+    back_s = eventually(
+        lambda: docker(MASTER[1], "node", "inspect", "-f", "{{.Status.State}}", victim[0]) == "ready",
+        120,
+        "the node to rejoin",
+    )
     latencies.sort()
     return {
-        "requests": len(latencies), "failed": failures,
-        "p50 ms": 1000 * statistics.median(latencies), "p99 ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-        "node Down after s": down_s, "tasks on survivors after s": converged_s, "node Ready again after s": back_s,
+        "requests": len(latencies),
+        "failed": failures,
+        "p50 ms": 1000 * statistics.median(latencies),
+        "p99 ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "node Down after s": down_s,
+        "tasks on survivors after s": converged_s,
+        "node Ready again after s": back_s,
     }
 
 

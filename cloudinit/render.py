@@ -7,7 +7,8 @@ its identity: hostname and login keys (custom user-data replaces what PVE would 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import yaml
 

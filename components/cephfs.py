@@ -17,7 +17,7 @@ def fstab_line(monitors: list[str], mount_point: str, fs_name: str, secret_file:
     """The fstab line for CephFS (kernel client, legacy device syntax that every client version understands). The
     key stays in a 0600 file, never inline."""
     options = ",".join(
-        [f"name=admin", f"secretfile={secret_file}", f"fs={fs_name}", "noatime", "_netdev", "x-systemd.automount"]
+        ["name=admin", f"secretfile={secret_file}", f"fs={fs_name}", "noatime", "_netdev", "x-systemd.automount"]
     )
     return f"{','.join(monitors)}:/ {mount_point} ceph {options} 0 0"
 
@@ -35,8 +35,12 @@ def _io_checks(component: pulumi.Resource, name: str, nodes: list[NodeHandle], r
     checks: dict[str, pulumi.Resource] = {}
     for node in nodes:
         checks[node.name] = run_script(
-            f"{name}-{node.name}-io-check", node, "io-check.sh", [root, IO_CHECK_TIMEOUT_S, *names],
-            parent=component, depends_on=marks if not checks else [checks[names[0]]],
+            f"{name}-{node.name}-io-check",
+            node,
+            "io-check.sh",
+            [root, IO_CHECK_TIMEOUT_S, *names],
+            parent=component,
+            depends_on=marks if not checks else [checks[names[0]]],
         )
     return checks
 
@@ -57,15 +61,24 @@ class CephFSMount(pulumi.ComponentResource):
         super().__init__("swarm-ceph:index:CephFSMount", name, None, opts)
         s = args.storage
         self.filesystem = run_script(
-            f"{name}-filesystem", args.bootstrap_node, "cephfs-create.sh",
-            [s.fs_name, s.metadata_pool, s.data_pool, FS_TIMEOUT_S], parent=self, depends_on=[args.ceph_ready],
+            f"{name}-filesystem",
+            args.bootstrap_node,
+            "cephfs-create.sh",
+            [s.fs_name, s.metadata_pool, s.data_pool, FS_TIMEOUT_S],
+            parent=self,
+            depends_on=[args.ceph_ready],
         )
         line = fstab_line(args.monitors, s.mount_point, s.fs_name, secret_file(s.fs_name))
         self.fstab_line = line
         self.mounts = {
             n.name: run_script(
-                f"{name}-{n.name}-mount", n, "cephfs-mount.sh", [s.mount_point, s.fs_name, line], parent=self,
-                depends_on=[self.filesystem], delete=("cephfs-umount.sh", [s.mount_point, s.fs_name]),
+                f"{name}-{n.name}-mount",
+                n,
+                "cephfs-mount.sh",
+                [s.mount_point, s.fs_name, line],
+                parent=self,
+                depends_on=[self.filesystem],
+                delete=("cephfs-umount.sh", [s.mount_point, s.fs_name]),
             )
             for n in args.nodes
         }

@@ -13,8 +13,9 @@ import ipaddress
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
@@ -39,15 +40,11 @@ class ConfigError(Exception):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__(
-            "invalid swarm-ceph configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__("invalid swarm-ceph configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
 Port = int
@@ -268,7 +265,9 @@ def check_settings(s: StackSettings) -> list[str]:
         if s.image is None:
             p.append(f"{ns}:image is required with infrastructure: proxmox. Fix: {_SECTION_FIXES['image']}")
         if s.ssh.user == "root":
-            p.append(f"{ns}:ssh.user is root: cloud-init keeps root locked on the VMs. Fix: use a sudo user, e.g. debian")
+            p.append(
+                f"{ns}:ssh.user is root: cloud-init keeps root locked on the VMs. Fix: use a sudo user, e.g. debian"
+            )
         if not s.ssh.public_keys:
             p.append(
                 f"{ns}:ssh.publicKeys is empty: the VMs would have no way in. Fix: "
@@ -283,12 +282,18 @@ def check_settings(s: StackSettings) -> list[str]:
                 f"`{SECRET_KEYS['proxmoxApiToken']}`"
             )
         if net.gateway not in net.cidr:
-            p.append(f"{ns}:network.gateway {net.gateway} is outside network.cidr {net.cidr}. Fix: use an address in {net.cidr}")
+            p.append(
+                f"{ns}:network.gateway {net.gateway} is outside network.cidr {net.cidr}. "
+                f"Fix: use an address in {net.cidr}"
+            )
         if s.template.build_ip != "dhcp":
             try:
                 build_ip = ipaddress.IPv4Address(s.template.build_ip)
             except ValueError:
-                p.append(f"{ns}:template.buildIp {s.template.build_ip!r} is neither an IPv4 address nor 'dhcp'. Fix: correct it")
+                p.append(
+                    f"{ns}:template.buildIp {s.template.build_ip!r} is neither an IPv4 address nor 'dhcp'. "
+                    "Fix: correct it"
+                )
             else:
                 p += _check_ip(f"{ns}:template.buildIp", build_ip, net)
                 if build_ip in {n.ip for n in s.nodes}:
@@ -332,7 +337,10 @@ def check_settings(s: StackSettings) -> list[str]:
                 p.append(f"{key}.vmId {n.vm_id} collides with template.vmId. Fix: use another VM id")
         for label in n.labels:
             if not LABEL_KEY.match(label):
-                p.append(f"{key}.labels key {label!r} is not a valid Docker node label. Fix: use letters, digits, '.', '-', '_'")
+                p.append(
+                    f"{key}.labels key {label!r} is not a valid Docker node label. "
+                    "Fix: use letters, digits, '.', '-', '_'"
+                )
 
     managers = len(s.managers)
     if managers == 0:
@@ -348,15 +356,23 @@ def check_settings(s: StackSettings) -> list[str]:
             f"Fix: add nodes or use storage.type: existing"
         )
     if s.storage.type == "existing" and not s.storage.path:
-        p.append(f"{ns}:storage.path is required with storage.type: existing. Fix: set it to the directory shared by every node")
+        p.append(
+            f"{ns}:storage.path is required with storage.type: existing. "
+            "Fix: set it to the directory shared by every node"
+        )
     if s.storage.type == "microceph" and s.storage.path:
-        p.append(f"{ns}:storage.path is only used with storage.type: existing. Fix: remove it (CephFS mounts at storage.mountPoint)")
+        p.append(
+            f"{ns}:storage.path is only used with storage.type: existing. "
+            "Fix: remove it (CephFS mounts at storage.mountPoint)"
+        )
     return p
 
 
 def _check_ip(key: str, ip: ipaddress.IPv4Address, net: NetworkConfig) -> list[str]:
     if ip not in net.cidr:
-        return [f"{key} {ip} is outside network.cidr {net.cidr}. Fix: use an address in {net.cidr} or change network.cidr"]
+        return [
+            f"{key} {ip} is outside network.cidr {net.cidr}. Fix: use an address in {net.cidr} or change network.cidr"
+        ]
     if ip == net.gateway:
         return [f"{key} {ip} is the gateway. Fix: pick another address in {net.cidr}"]
     if ip in (net.cidr.network_address, net.cidr.broadcast_address):
@@ -371,9 +387,7 @@ def read_pulumi_config() -> dict[str, RawValue]:
     values = {**rc.get_config_env(), **rc.CONFIG.get()}
     secret_keys = set(rc.get_config_secret_keys_env()) | {k for k in values if rc.is_config_secret(k)}
     prefix = NAMESPACE + ":"
-    return {
-        k[len(prefix):]: RawValue(v, k in secret_keys) for k, v in values.items() if k.startswith(prefix)
-    }
+    return {k[len(prefix) :]: RawValue(v, k in secret_keys) for k, v in values.items() if k.startswith(prefix)}
 
 
 def load_settings() -> StackSettings:

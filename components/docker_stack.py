@@ -54,14 +54,30 @@ class DockerStack(pulumi.ComponentResource):
         super().__init__("swarm-ceph:index:DockerStack", name, None, opts)
         st = args.stack
         self.page = run_script(
-            f"{name}-page", args.leader, "stack-page.sh", ["put", html_dir(args.shared_root)], parent=self,
-            stdin=args.page, delete=("stack-page.sh", ["remove", html_dir(args.shared_root)]), depends_on=args.after,
+            f"{name}-page",
+            args.leader,
+            "stack-page.sh",
+            ["put", html_dir(args.shared_root)],
+            parent=self,
+            stdin=args.page,
+            delete=("stack-page.sh", ["remove", html_dir(args.shared_root)]),
+            depends_on=args.after,
         )
         self.deploy = run_script(
-            f"{name}-deploy", args.leader, "stack-deploy.sh",
-            ["deploy", st.name, f"{REMOTE_STACKS_DIR}/{st.name}", st.resolve_image, st.deploy_timeout_s,
-             *deploy_environment(st, args.shared_root)],
-            parent=self, stdin=args.compose, delete=("stack-deploy.sh", ["remove", st.name, st.deploy_timeout_s]),
+            f"{name}-deploy",
+            args.leader,
+            "stack-deploy.sh",
+            [
+                "deploy",
+                st.name,
+                f"{REMOTE_STACKS_DIR}/{st.name}",
+                st.resolve_image,
+                st.deploy_timeout_s,
+                *deploy_environment(st, args.shared_root),
+            ],
+            parent=self,
+            stdin=args.compose,
+            delete=("stack-deploy.sh", ["remove", st.name, st.deploy_timeout_s]),
             depends_on=[self.page],  # which waits for args.after: listing them again only costs evaluation time
         )
         sha = page_sha256(args.page)
@@ -69,9 +85,13 @@ class DockerStack(pulumi.ComponentResource):
         # Each node checks its own address: the page's port is open to the LAN only, not between nodes.
         self.checks = {
             n.name: run_script(
-                f"{name}-{n.name}-serves", n, "serve-check.sh", [url, sha, SERVE_TIMEOUT_S], parent=self,
+                f"{name}-{n.name}-serves",
+                n,
+                "serve-check.sh",
+                [url, sha, SERVE_TIMEOUT_S],
+                parent=self,
                 depends_on=[self.deploy],
             )
-            for n, url in zip(args.nodes, self.urls)
+            for n, url in zip(args.nodes, self.urls, strict=True)
         }
         self.register_outputs({"urls": self.urls})

@@ -32,7 +32,10 @@ class MicroCephCluster(pulumi.ComponentResource):
         first, *others = args.nodes
         self.bootstrap_node = first.handle
         self.bootstrap = run_script(
-            f"{name}-bootstrap", first.handle, "microceph-bootstrap.sh", [first.handle.ip, BOOTSTRAP_TIMEOUT_S],
+            f"{name}-bootstrap",
+            first.handle,
+            "microceph-bootstrap.sh",
+            [first.handle.ip, BOOTSTRAP_TIMEOUT_S],
             parent=self,
         )
         self.adds: dict[str, pulumi.Resource] = {}
@@ -43,25 +46,43 @@ class MicroCephCluster(pulumi.ComponentResource):
             # Serialized on purpose: a MicroCeph (microcluster/dqlite) leader reliably admits one joining member
             # at a time; concurrent joins fail intermittently (canonical/microcloud#156 made its joins sequential).
             add = run_script(
-                f"{name}-{node.name}-add", first.handle, "microceph-add.sh", [node.name], parent=self, secret=True,
+                f"{name}-{node.name}-add",
+                first.handle,
+                "microceph-add.sh",
+                [node.name],
+                parent=self,
+                secret=True,
                 depends_on=[previous],
             )
             join = run_script(
-                f"{name}-{node.name}-join", node, "microceph-join.sh", parent=self, stdin=pulumi.Output.secret(add.stdout), secret=True,
+                f"{name}-{node.name}-join",
+                node,
+                "microceph-join.sh",
+                parent=self,
+                stdin=pulumi.Output.secret(add.stdout),
+                secret=True,
             )
             self.adds[node.name] = add
             self.joins[node.name] = join
             previous = join
         self.disks = {
             m.handle.name: run_script(
-                f"{name}-{m.handle.name}-disk", m.handle, "microceph-disk.sh", [m.disk], parent=self,
+                f"{name}-{m.handle.name}-disk",
+                m.handle,
+                "microceph-disk.sh",
+                [m.disk],
+                parent=self,
                 depends_on=[self.joins[m.handle.name]],
             )
             for m in args.nodes
         }
         self.health = run_script(
-            f"{name}-health", first.handle, "ceph-health.sh", [len(args.nodes), args.storage.health_timeout_s],
-            parent=self, depends_on=list(self.disks.values()),
+            f"{name}-health",
+            first.handle,
+            "ceph-health.sh",
+            [len(args.nodes), args.storage.health_timeout_s],
+            parent=self,
+            depends_on=list(self.disks.values()),
         )
         # MicroCeph places MONs on the first three members.
         self.monitors = [m.handle.ip for m in args.nodes[:3]]

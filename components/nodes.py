@@ -21,8 +21,14 @@ CEPH_DISK_INTERFACE = "scsi1"
 
 def _handle(node: NodeConfig, ssh: SshConfig, private_key: object) -> NodeHandle:
     return NodeHandle(
-        name=node.name, ip=str(node.ip), role=node.role, labels=node.labels, ssh_user=ssh.user,
-        ssh_port=node.ssh_port, private_key=private_key, dial_error_limit=ssh.dial_error_limit,
+        name=node.name,
+        ip=str(node.ip),
+        role=node.role,
+        labels=node.labels,
+        ssh_user=ssh.user,
+        ssh_port=node.ssh_port,
+        private_key=private_key,
+        dial_error_limit=ssh.dial_error_limit,
         per_dial_timeout=ssh.per_dial_timeout,
     )
 
@@ -75,7 +81,9 @@ class NodeVM(pulumi.ComponentResource):
 
         fqdn = f"{node.name}.{args.network.search_domain}" if args.network.search_domain else None
         self.user_data = snippet(
-            f"{name}-user-data", pve, f"{node.name}-user-data.yaml",
+            f"{name}-user-data",
+            pve,
+            f"{node.name}-user-data.yaml",
             node_user_data(hostname=node.name, fqdn=fqdn, user=args.ssh.user, public_keys=args.ssh.public_keys),
             child,
         )
@@ -87,7 +95,10 @@ class NodeVM(pulumi.ComponentResource):
             description=f"swarm-ceph {node.role} (managed by Pulumi)",
             tags=["swarm-ceph", node.role],
             clone=proxmoxve.VmLegacyCloneArgs(
-                vm_id=args.template_vm_id, node_name=pve.node_name, datastore_id=pve.disk_datastore, full=True,
+                vm_id=args.template_vm_id,
+                node_name=pve.node_name,
+                datastore_id=pve.disk_datastore,
+                full=True,
                 retries=3,
             ),
             # Only the Ceph disk is declared: the boot disk comes from the template as it is.

@@ -65,9 +65,7 @@ def ip_config(address: str, network: NetworkConfig) -> proxmoxve.VmLegacyInitial
 
 
 def dns_config(network: NetworkConfig) -> proxmoxve.VmLegacyInitializationDnsArgs:
-    return proxmoxve.VmLegacyInitializationDnsArgs(
-        servers=[str(s) for s in network.dns], domain=network.search_domain
-    )
+    return proxmoxve.VmLegacyInitializationDnsArgs(servers=[str(s) for s in network.dns], domain=network.search_domain)
 
 
 def nic(network: NetworkConfig) -> proxmoxve.VmLegacyNetworkDeviceArgs:

@@ -29,7 +29,12 @@ class SwarmCluster(pulumi.ComponentResource):
         )
         self.tokens = {
             role: run_script(
-                f"{name}-{role}-token", leader, "swarm-token.sh", [role], parent=self, secret=True,
+                f"{name}-{role}-token",
+                leader,
+                "swarm-token.sh",
+                [role],
+                parent=self,
+                secret=True,
                 depends_on=[self.init],
             )
             for role in sorted({n.role for n in args.nodes if n is not leader})
@@ -40,19 +45,33 @@ class SwarmCluster(pulumi.ComponentResource):
             label_args = [f"{k}={v}" for k, v in sorted(node.labels.items())]
             if node is leader:
                 self.members[node.name] = run_script(
-                    f"{name}-{node.name}-node", leader, "swarm-node.sh",
-                    ["apply", node.name, NODE_READY_TIMEOUT_S, *label_args], parent=self, depends_on=[self.init],
+                    f"{name}-{node.name}-node",
+                    leader,
+                    "swarm-node.sh",
+                    ["apply", node.name, NODE_READY_TIMEOUT_S, *label_args],
+                    parent=self,
+                    depends_on=[self.init],
                 )
                 continue
             join = run_script(
-                f"{name}-{node.name}-join", node, "swarm-join.sh", [leader.ip, node.ip], parent=self,
-                stdin=pulumi.Output.secret(self.tokens[node.role].stdout), secret=True, delete=("swarm-leave.sh", []),
+                f"{name}-{node.name}-join",
+                node,
+                "swarm-join.sh",
+                [leader.ip, node.ip],
+                parent=self,
+                stdin=pulumi.Output.secret(self.tokens[node.role].stdout),
+                secret=True,
+                delete=("swarm-leave.sh", []),
             )
             self.joins[node.name] = join
             # On the leader; deleting it (scale-down, destroy) demotes and removes the node before it leaves.
             self.members[node.name] = run_script(
-                f"{name}-{node.name}-node", leader, "swarm-node.sh",
-                ["apply", node.name, NODE_READY_TIMEOUT_S, *label_args], parent=self, depends_on=[join],
+                f"{name}-{node.name}-node",
+                leader,
+                "swarm-node.sh",
+                ["apply", node.name, NODE_READY_TIMEOUT_S, *label_args],
+                parent=self,
+                depends_on=[join],
                 delete=("swarm-node.sh", ["remove", node.name]),
             )
         self.manager_address = f"{leader.ip}:2377"

@@ -50,8 +50,11 @@ class TemplateVM(pulumi.ComponentResource):
             opts=child,
         )
         self.user_data = snippet(
-            f"{name}-user-data", pve, f"{t.name}-user-data.yaml",
-            template_user_data(hostname=t.name, user=args.ssh.user, public_keys=args.ssh.public_keys), child,
+            f"{name}-user-data",
+            pve,
+            f"{t.name}-user-data.yaml",
+            template_user_data(hostname=t.name, user=args.ssh.user, public_keys=args.ssh.public_keys),
+            child,
         )
         self.vm = proxmoxve.VmLegacy(
             name,
@@ -87,8 +90,14 @@ class TemplateVM(pulumi.ComponentResource):
         else:
             build_ip = t.build_ip
         host = NodeHandle(
-            name=t.name, ip=build_ip, role="worker", labels={}, ssh_user=args.ssh.user, ssh_port=22,
-            private_key=args.private_key, dial_error_limit=args.ssh.dial_error_limit,
+            name=t.name,
+            ip=build_ip,
+            role="worker",
+            labels={},
+            ssh_user=args.ssh.user,
+            ssh_port=22,
+            private_key=args.private_key,
+            dial_error_limit=args.ssh.dial_error_limit,
             per_dial_timeout=args.ssh.per_dial_timeout,
         )
         self.seal = run_script(

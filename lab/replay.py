@@ -33,7 +33,11 @@ def _execute(step, command: str, stdin: str | None) -> subprocess.CompletedProce
     connection = step.inputs["connection"]
     return subprocess.run(
         [*SSH, "-p", str(int(connection.get("port", 22))), f"{connection['user']}@{connection['host']}", command],
-        input=stdin, capture_output=True, text=True, timeout=600, check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 

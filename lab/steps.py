@@ -13,20 +13,38 @@ from components.scripts import script_command
 
 PROJECT = Path(__file__).resolve().parent.parent
 KEY = PROJECT / ".lab/id_ed25519"
-SSH = ["ssh", "-i", str(KEY), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-       "-o", "LogLevel=ERROR", "-o", "BatchMode=yes"]
+SSH = [
+    "ssh",
+    "-i",
+    str(KEY),
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "BatchMode=yes",
+]
 
 
 def step(ip: str, script: str, *args: object, stdin: str | None = None) -> subprocess.CompletedProcess:
     """Run node-side ``script`` with ``args`` on the lab node at ``ip``."""
-    return subprocess.run([*SSH, f"root@{ip}", script_command(script, *args)], input=stdin, capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        [*SSH, f"root@{ip}", script_command(script, *args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def docker(ip: str, *args: str) -> str:
     """`docker ARGS` on the node; fails loudly."""
-    result = subprocess.run([*SSH, f"root@{ip}", shlex.join(["docker", *args])], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [*SSH, f"root@{ip}", shlex.join(["docker", *args])], capture_output=True, text=True, timeout=60, check=False
+    )
     if result.returncode != 0:
         raise RuntimeError(f"docker {' '.join(args)} on {ip}: {result.stderr}")
     return result.stdout.strip()
@@ -38,8 +56,9 @@ def fetch(ip: str, port: int, timeout: float = 2.0) -> str:
 
 
 def lab(command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(PROJECT / "lab/lab.sh"), command], capture_output=True, text=True,
-                          timeout=1800, check=False)
+    return subprocess.run(
+        ["bash", str(PROJECT / "lab/lab.sh"), command], capture_output=True, text=True, timeout=1800, check=False
+    )
 
 
 def eventually(check, timeout_s: float, what: str, interval_s: float = 0.5) -> float:

@@ -24,7 +24,9 @@ SECRET_SIG = rpc._special_secret_sig  # noqa: SLF001 - the wire marker of a secr
 
 # Fake secrets: tests assert that none of them ever shows up where it must not.
 FAKE_API_TOKEN = "root@pam!ci=00000000-0000-0000-0000-000000000000"
-FAKE_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-KEY-c2VjcmV0LWtleS1tYXRlcmlhbA\n-----END OPENSSH PRIVATE KEY-----"
+FAKE_SSH_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE-KEY-c2VjcmV0LWtleS1tYXRlcmlhbA\n-----END OPENSSH PRIVATE KEY-----"
+)
 FAKE_TOKENS = {
     "worker": "SWMTKN-1-0fakeworkertoken0000000000000000000000000000000000-workerpart0000000000000",
     "manager": "SWMTKN-1-0fakemanagertoken000000000000000000000000000000000-managerpart000000000000",
@@ -131,7 +133,8 @@ class Run:
 
     def commands(self, script: str) -> list[Registered]:
         return [
-            r for r in self.resources.values()
+            r
+            for r in self.resources.values()
             if r.type in ("command:remote:Command", "command:local:Command")
             and f" {script} " in " " + r.inputs.get("create", "").replace("'", " ") + " "
         ]

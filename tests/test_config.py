@@ -14,7 +14,7 @@ NS = "swarm-ceph:"
 
 
 def raw_of(config: dict, secrets: dict | None = None) -> dict[str, RawValue]:
-    raw = {k[len(NS):]: RawValue(v if isinstance(v, str) else json.dumps(v), False) for k, v in config.items()}
+    raw = {k[len(NS) :]: RawValue(v if isinstance(v, str) else json.dumps(v), False) for k, v in config.items()}
     for key, value in (secrets or {}).items():
         raw[key] = RawValue(value, True)
     return raw
@@ -102,9 +102,7 @@ def test_bad_nodes_are_rejected_with_their_key(nodes, key, words):
 
 
 def test_more_than_seven_managers_rejected():
-    nodes = [
-        {"name": f"m{i}", "ip": f"10.10.1.{20 + i}", "vmId": 200 + i, "role": "manager"} for i in range(9)
-    ]
+    nodes = [{"name": f"m{i}", "ip": f"10.10.1.{20 + i}", "vmId": 200 + i, "role": "manager"} for i in range(9)]
     message = one_problem(dev(nodes=nodes))
     assert "9 managers" in message and "at most 7" in message
 
@@ -115,7 +113,9 @@ def test_fewer_than_three_ceph_nodes_rejected():
 
 
 def test_two_nodes_are_fine_with_existing_storage():
-    s = parse_settings(raw_of(dev(nodes=nodes_with()[:2], storage={"type": "existing", "path": "/srv/shared"}), GOOD_SECRETS))
+    s = parse_settings(
+        raw_of(dev(nodes=nodes_with()[:2], storage={"type": "existing", "path": "/srv/shared"}), GOOD_SECRETS)
+    )
     assert s.storage.shared_root == "/srv/shared"
 
 
@@ -173,7 +173,9 @@ def test_enum_values_checked():
 
 
 def test_all_problems_reported_at_once():
-    found = problems(dev(nodes=nodes_with(n1={"ip": "10.10.9.9"}, n2={"name": "BAD"})), {"proxmoxApiToken": FAKE_API_TOKEN})
+    found = problems(
+        dev(nodes=nodes_with(n1={"ip": "10.10.9.9"}, n2={"name": "BAD"})), {"proxmoxApiToken": FAKE_API_TOKEN}
+    )
     keys = sorted(p.split(" ")[0] for p in found)
     assert keys == [NS + "nodes[1].ip", NS + "nodes[2].name", NS + "sshPrivateKey"]
 

@@ -6,7 +6,6 @@ import copy
 
 import pytest
 
-from components.config import ConfigError
 from tests.harness import PROJECT, run_program, stack_config, with_secrets
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
@@ -16,8 +15,12 @@ REMOTE = "command:remote:Command"
 def test_components_exist(dev_run):
     types = {r.type for r in dev_run.resources.values() if not r.custom}
     assert types == {
-        "swarm-ceph:index:SecurityGroup", "swarm-ceph:index:TemplateVM", "swarm-ceph:index:NodeVM",
-        "swarm-ceph:index:SwarmCluster", "swarm-ceph:index:MicroCephCluster", "swarm-ceph:index:CephFSMount",
+        "swarm-ceph:index:SecurityGroup",
+        "swarm-ceph:index:TemplateVM",
+        "swarm-ceph:index:NodeVM",
+        "swarm-ceph:index:SwarmCluster",
+        "swarm-ceph:index:MicroCephCluster",
+        "swarm-ceph:index:CephFSMount",
         "swarm-ceph:index:DockerStack",
     }
 
@@ -48,7 +51,9 @@ def test_intra_cluster_option_replaces_the_port_list():
     run = run_program(*with_secrets(cfg))
     (group,) = run.of_type("proxmoxve:cluster/firewall/security/groupLegacy:GroupLegacy")
     cluster_rules = [r for r in group.inputs["rules"] if r["source"] == "10.10.1.0/24"]
-    assert cluster_rules == [{"action": "ACCEPT", "comment": "all traffic between cluster nodes", "source": "10.10.1.0/24", "type": "in"}]
+    assert cluster_rules == [
+        {"action": "ACCEPT", "comment": "all traffic between cluster nodes", "source": "10.10.1.0/24", "type": "in"}
+    ]
     (dc,) = run.of_type("proxmoxve:cluster/firewallLegacy:FirewallLegacy")
     assert dc.inputs["enabled"] is True
 
@@ -61,11 +66,21 @@ def test_template_and_three_clones(dev_run):
     assert template.inputs["started"] is True and "template" in template.ignore_changes
     (image,) = dev_run.of_type("proxmoxve:download/fileLegacy:FileLegacy")
     assert image.inputs["contentType"] == "import" and image.inputs["checksum"] and image.inputs["checksumAlgorithm"]
-    expected = {110: ("swarm-master", "10.10.1.10/24"), 111: ("swarm-worker1", "10.10.1.11/24"), 112: ("swarm-worker2", "10.10.1.12/24")}
+    expected = {
+        110: ("swarm-master", "10.10.1.10/24"),
+        111: ("swarm-worker1", "10.10.1.11/24"),
+        112: ("swarm-worker2", "10.10.1.12/24"),
+    }
     for vm_id, (name, address) in expected.items():
         vm = vms[vm_id]
         assert vm.inputs["name"] == name
-        assert vm.inputs["clone"] == {"full": True, "vmId": 9000, "nodeName": "pve", "datastoreId": "local-lvm", "retries": 3}
+        assert vm.inputs["clone"] == {
+            "full": True,
+            "vmId": 9000,
+            "nodeName": "pve",
+            "datastoreId": "local-lvm",
+            "retries": 3,
+        }
         (ip,) = vm.inputs["initialization"]["ipConfigs"]
         assert ip["ipv4"] == {"address": address, "gateway": "10.10.1.1"}
         (disk,) = vm.inputs["disks"]
@@ -99,7 +114,10 @@ def test_swarm_steps(dev_run):
     joins = {j.inputs["connection"]["host"]: j for j in dev_run.commands("swarm-join.sh")}
     assert sorted(joins) == ["10.10.1.11", "10.10.1.12"]
     for join in joins.values():
-        assert join.inputs["stdin"] == "SWMTKN-1-0fakeworkertoken0000000000000000000000000000000000-workerpart0000000000000"
+        assert (
+            join.inputs["stdin"]
+            == "SWMTKN-1-0fakeworkertoken0000000000000000000000000000000000-workerpart0000000000000"
+        )
         assert dev_run.depends_on(join, tokens[0]) and "swarm-leave.sh" in join.inputs["delete"]
     # joins run in parallel: neither waits for the other
     a, b = joins.values()
@@ -119,7 +137,7 @@ def test_microceph_steps(dev_run):
     assert sorted(j.inputs["connection"]["host"] for j in joins) == ["10.10.1.11", "10.10.1.12"]
     assert len(disks) == 3 and all("--wipe" not in d.inputs["create"].split("microceph-disk.sh")[1] for d in disks)
     assert all("/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1" in d.inputs["create"] for d in disks)
-    for add, join in zip(adds, joins):
+    for add, join in zip(adds, joins, strict=True):
         assert dev_run.depends_on(join, add) and dev_run.depends_on(add, bootstrap)
     # joins are serialized: the second add waits for the first join
     assert dev_run.depends_on(adds[1], joins[0])
@@ -152,7 +170,9 @@ def test_stack_runs_after_every_mount_and_the_swarm(dev_run):
     assert " always " in deploy.inputs["create"].replace("'", " ")
     assert "services:" in deploy.inputs["stdin"] and "mode: global" in deploy.inputs["stdin"]
     assert "stack-deploy.sh remove mystack" in deploy.inputs["delete"].replace("'", "")
-    for dependency in dev_run.commands("cephfs-mount.sh") + dev_run.commands("io-check.sh") + dev_run.commands("swarm-node.sh"):
+    for dependency in (
+        dev_run.commands("cephfs-mount.sh") + dev_run.commands("io-check.sh") + dev_run.commands("swarm-node.sh")
+    ):
         assert dev_run.depends_on(deploy, dependency), dependency.name
     (page,) = dev_run.commands("stack-page.sh")
     assert dev_run.depends_on(deploy, page) and "<h1>" in page.inputs["stdin"]
@@ -163,7 +183,11 @@ def test_stack_runs_after_every_mount_and_the_swarm(dev_run):
 
 def test_every_remote_step_waits_for_its_host(dev_run):
     """So that at destroy time each step's delete runs while its VM still exists."""
-    vms = {r.inputs["initialization"]["ipConfigs"][0]["ipv4"]["address"].split("/")[0]: r for r in dev_run.of_type(VM) if r.inputs["vmId"] != 9000}
+    vms = {
+        r.inputs["initialization"]["ipConfigs"][0]["ipv4"]["address"].split("/")[0]: r
+        for r in dev_run.of_type(VM)
+        if r.inputs["vmId"] != 9000
+    }
     for step in dev_run.of_type(REMOTE):
         host = step.inputs["connection"]["host"]
         if host in vms:
@@ -183,14 +207,24 @@ def test_prod_stack_evaluates(prod_run):
 
 
 def test_hosts_mode_creates_no_proxmox_resources_and_uses_the_shared_path():
-    cfg = {k: v for k, v in stack_config("dev").items() if k not in ("swarm-ceph:proxmox", "swarm-ceph:image", "swarm-ceph:template")}
-    cfg.update({
-        "swarm-ceph:infrastructure": "hosts",
-        "swarm-ceph:ssh": {"user": "root"},
-        "swarm-ceph:storage": {"type": "existing", "path": "/srv/shared"},
-    })
+    cfg = {
+        k: v
+        for k, v in stack_config("dev").items()
+        if k not in ("swarm-ceph:proxmox", "swarm-ceph:image", "swarm-ceph:template")
+    }
+    cfg.update(
+        {
+            "swarm-ceph:infrastructure": "hosts",
+            "swarm-ceph:ssh": {"user": "root"},
+            "swarm-ceph:storage": {"type": "existing", "path": "/srv/shared"},
+        }
+    )
     run = run_program(*with_secrets(cfg))
-    assert not [r for r in run.resources.values() if r.type.startswith("proxmoxve:") or r.type.startswith("pulumi:providers:proxmoxve")]
+    assert not [
+        r
+        for r in run.resources.values()
+        if r.type.startswith("proxmoxve:") or r.type.startswith("pulumi:providers:proxmoxve")
+    ]
     assert len(run.commands("wait-ready.sh")) == 3 and len(run.commands("shared-path.sh")) == 3
     assert not run.commands("microceph-bootstrap.sh")
     (deploy,) = run.commands("stack-deploy.sh")
@@ -216,7 +250,10 @@ def test_lab_stack_config_evaluates_in_hosts_mode():
     assert hosts == ["10.77.1.10", "10.77.1.11", "10.77.1.12"]
     (deploy,) = run.commands("stack-deploy.sh")
     assert "NGINX_IMAGE=swarm-ceph-lab/nginx" in deploy.inputs["create"] and " never " in deploy.inputs["create"]
-    assert not any(r.inputs.get("connection", {}).get("host", "").startswith(("10.10.", "192.168.")) for r in run.resources.values())
+    assert not any(
+        r.inputs.get("connection", {}).get("host", "").startswith(("10.10.", "192.168."))
+        for r in run.resources.values()
+    )
 
 
 def test_editing_the_page_or_compose_file_changes_readable_inputs_in_place(tmp_path, dev_run):

@@ -15,7 +15,9 @@ import pytest
 from components.config import StackConfig
 from components.docker_stack import deploy_environment, html_dir, page_sha256
 from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES
-from lab.steps import PROJECT, docker as lab_docker, eventually, fetch as lab_fetch, step
+from lab.steps import PROJECT, eventually, step
+from lab.steps import docker as lab_docker
+from lab.steps import fetch as lab_fetch
 
 pytestmark = pytest.mark.lab
 
@@ -30,7 +32,9 @@ def ssh(node, script: str, *args: object, stdin: str | None = None, check: bool 
     """Run ``script`` on ``node`` exactly as the program's remote step would."""
     result = step(node[1], script, *args, stdin=stdin)
     if check:
-        assert result.returncode == 0, f"{script} on {node[0]}: rc={result.returncode}\n{result.stdout}\n{result.stderr}"
+        assert (
+            result.returncode == 0
+        ), f"{script} on {node[0]}: rc={result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
 
 
@@ -63,9 +67,12 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
         assert twice(worker, "swarm-join.sh", MASTER[1], worker[1], stdin=token + "\n").strip() == "joined"
     bad = ssh(WORKER1, "swarm-join.sh", MASTER[1], WORKER1[1], stdin="not-a-token\n", check=False)
     assert bad.returncode == 0  # already active: the guard wins before the token is even looked at
-    for name, ip, role in nodes:
+    for name, _, _ in nodes:
         twice(MASTER, "swarm-node.sh", "apply", name, 60, "tier=web", f"host={name}")
-    assert docker(MASTER, "node", "inspect", "-f", "{{json .Spec.Labels}}", WORKER1[0]) == '{"host":"swarm-worker1","tier":"web"}'
+    assert (
+        docker(MASTER, "node", "inspect", "-f", "{{json .Spec.Labels}}", WORKER1[0])
+        == '{"host":"swarm-worker1","tier":"web"}'
+    )
     twice(MASTER, "swarm-node.sh", "apply", WORKER1[0], 60, "tier=web")  # labels are managed: host= goes
     assert docker(MASTER, "node", "inspect", "-f", "{{json .Spec.Labels}}", WORKER1[0]) == '{"tier":"web"}'
     assert sorted(docker(MASTER, "node", "ls", "--format", "{{.Hostname}} {{.Status}}").splitlines()) == [
@@ -81,8 +88,14 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
     # The page and the stack.
     sha = twice(MASTER, "stack-page.sh", "put", html_dir(SHARED), stdin=PAGE).strip()
     assert sha == page_sha256(PAGE)
-    deploy = ["deploy", STACK.name, f"/opt/swarm-ceph/stacks/{STACK.name}", STACK.resolve_image,
-              STACK.deploy_timeout_s, *deploy_environment(STACK, SHARED)]
+    deploy = [
+        "deploy",
+        STACK.name,
+        f"/opt/swarm-ceph/stacks/{STACK.name}",
+        STACK.resolve_image,
+        STACK.deploy_timeout_s,
+        *deploy_environment(STACK, SHARED),
+    ]
     assert twice(MASTER, "stack-deploy.sh", *deploy, stdin=COMPOSE).strip() == "deployed"
     for node in nodes:
         twice(node, "serve-check.sh", f"http://{node[1]}:{STACK.published_port}/", sha, 60)
@@ -100,16 +113,33 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
                 except OSError:
                     failures += 1
         assert requests > 20 and failures == 0, f"{failures}/{requests} requests failed during failover"
-        eventually(lambda: docker(MASTER, "node", "inspect", "-f", "{{.Status.State}}", WORKER2[0]) == "down", 60,
-                   "the stopped node to be Down")
-        running = lambda: docker(MASTER, "service", "ps", f"{STACK.name}_web", "--filter", "desired-state=running",  # noqa: E731
-                                 "--format", "{{.Node}} {{.CurrentState}}").splitlines()
-        eventually(lambda: sorted(l.split()[0] for l in running() if " Running" in l) == [MASTER[0], WORKER1[0]], 60,
-                   "the service to run on the two survivors")
+        eventually(
+            lambda: docker(MASTER, "node", "inspect", "-f", "{{.Status.State}}", WORKER2[0]) == "down",
+            60,
+            "the stopped node to be Down",
+        )
+        running = lambda: docker(
+            MASTER,
+            "service",
+            "ps",
+            f"{STACK.name}_web",
+            "--filter",
+            "desired-state=running",  # noqa: E731
+            "--format",
+            "{{.Node}} {{.CurrentState}}",
+        ).splitlines()
+        eventually(
+            lambda: sorted(t.split()[0] for t in running() if " Running" in t) == [MASTER[0], WORKER1[0]],
+            60,
+            "the service to run on the two survivors",
+        )
     finally:
         subprocess.run(["docker", "start", WORKER2[0]], check=True, capture_output=True)
-    eventually(lambda: docker(MASTER, "node", "inspect", "-f", "{{.Status.State}}", WORKER2[0]) == "ready", 90,
-               "the node to rejoin")
+    eventually(
+        lambda: docker(MASTER, "node", "inspect", "-f", "{{.Status.State}}", WORKER2[0]) == "ready",
+        90,
+        "the node to rejoin",
+    )
     ssh(WORKER2, "serve-check.sh", f"http://{WORKER2[1]}:{STACK.published_port}/", sha, 90)
 
     # Edit the page: every node serves the new one.

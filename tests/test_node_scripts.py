@@ -8,8 +8,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from components.scripts import SCRIPTS_DIR, script_command
 
 FAKES = Path(__file__).parent / "fakes"
@@ -18,8 +16,9 @@ DISK = "/dev/vda" if Path("/dev/vda").is_block_device() else "/dev/loop0"
 
 def run(script: str, *args: object, state: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{FAKES}:{os.environ['PATH']}", "FAKE_MICROCEPH_STATE": str(state)}
-    return subprocess.run(["sh", "-c", script_command(script, *args)], input=stdin, env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        ["sh", "-c", script_command(script, *args)], input=stdin, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def ok(script: str, *args: object, state: Path, stdin: str | None = None) -> str:
@@ -60,7 +59,9 @@ def test_microceph_bootstrap_node_steps_are_guarded(tmp_path):
     for _ in range(2):
         assert ok("cephfs-create.sh", "cephfs", "cephfs_metadata", "cephfs_data", 10, state=state).strip() == "cephfs"
     assert calls(state)[before:] == [
-        "osd pool create cephfs_metadata", "osd pool create cephfs_data", "fs new cephfs cephfs_metadata cephfs_data",
+        "osd pool create cephfs_metadata",
+        "osd pool create cephfs_data",
+        "fs new cephfs cephfs_metadata cephfs_data",
     ]
 
 
@@ -82,7 +83,9 @@ def _fstab(action: str, fstab: Path, *args: str) -> str:
     lib = SCRIPTS_DIR / "lib.sh"
     result = subprocess.run(
         ["bash", "-c", f'set -euo pipefail; . "{lib}"; "$@"', "fstab", action, str(fstab), *args],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout.strip()
 
@@ -91,7 +94,10 @@ def test_fstab_line_is_set_once_and_removed_cleanly(tmp_path):
     fstab = tmp_path / "fstab"
     original = "# <file system> <mount point> <type>\nUUID=1 / ext4 defaults 0 1\nold:/ /mnt/cephfs ceph old 0 0\n"
     fstab.write_text(original)
-    line = "10.10.1.10:/ /mnt/cephfs ceph name=admin,secretfile=/etc/ceph/cephfs.admin.secret,noatime,_netdev,x-systemd.automount 0 0"
+    line = (
+        "10.10.1.10:/ /mnt/cephfs ceph "
+        "name=admin,secretfile=/etc/ceph/cephfs.admin.secret,noatime,_netdev,x-systemd.automount 0 0"
+    )
     assert _fstab("fstab_set", fstab, "/mnt/cephfs", line) == "changed"
     assert _fstab("fstab_set", fstab, "/mnt/cephfs", line) == "unchanged"
     assert fstab.read_text() == "# <file system> <mount point> <type>\nUUID=1 / ext4 defaults 0 1\n" + line + "\n"

@@ -12,9 +12,8 @@ import yaml
 
 from cloudinit import node_user_data, template_user_data
 from components.cephfs import fstab_line, secret_file
-from components.config import NetworkConfig
+from components.config import NetworkConfig, StackConfig
 from components.docker_stack import deploy_environment, html_dir, page_sha256
-from components.config import StackConfig
 from components.scripts import SCRIPTS_DIR, script_command, script_text
 from components.security_group import group_name, security_group_rules
 
@@ -74,21 +73,31 @@ def test_node_user_data_sets_the_hostname():
 PROJECT = Path(__file__).resolve().parent.parent
 ALL_SHELL = sorted(
     str(p.relative_to(PROJECT))
-    for pattern in ("components/scripts/*.sh", "lab/*.sh", "lab/images/*/*.sh", "scripts/*.sh", ".ci/*",
-                    "tests/fakes/microceph")
+    for pattern in (
+        "components/scripts/*.sh",
+        "lab/*.sh",
+        "lab/images/*/*.sh",
+        "scripts/*.sh",
+        ".ci/*",
+        "tests/fakes/microceph",
+    )
     for p in PROJECT.glob(pattern)
 )
 
 
 def test_every_shell_file_is_found():
-    assert {"components/scripts/lib.sh", "lab/lab.sh", ".ci/run", ".ci/toolchain.sh", "scripts/test.sh"} <= set(ALL_SHELL)
+    assert {"components/scripts/lib.sh", "lab/lab.sh", ".ci/run", ".ci/toolchain.sh", "scripts/test.sh"} <= set(
+        ALL_SHELL
+    )
 
 
 @pytest.mark.parametrize("path", ALL_SHELL)
 def test_shell_passes_shellcheck(path):
     result = subprocess.run(
-        [require("shellcheck"), "-x", "-S", "style", path.rsplit("/", 1)[-1]], cwd=PROJECT / path.rsplit("/", 1)[0],
-        capture_output=True, text=True,
+        [require("shellcheck"), "-x", "-S", "style", path.rsplit("/", 1)[-1]],
+        cwd=PROJECT / path.rsplit("/", 1)[0],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout
 
@@ -110,10 +119,13 @@ def test_script_is_strict_and_self_contained(script):
 def test_script_command_runs_for_real_with_stdin(tmp_path):
     """The command line we send over SSH, run locally: args quoted, page on stdin, idempotent."""
     target = tmp_path / "html"
-    page = "<p>it's \"quoted\" $HOME `x`</p>\n"
+    page = '<p>it\'s "quoted" $HOME `x`</p>\n'
     for _ in range(2):
         out = subprocess.run(
-            ["sh", "-c", script_command("stack-page.sh", "put", target)], input=page, capture_output=True, text=True,
+            ["sh", "-c", script_command("stack-page.sh", "put", target)],
+            input=page,
+            capture_output=True,
+            text=True,
             check=True,
         )
         assert out.stdout.strip() == page_sha256(page)
