@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness import run_program, stack_config, with_secrets  # noqa: E402
+from lab.program import run_program, stack_config, with_secrets  # noqa: E402
 
 REPEATS = 3
 

@@ -1,5 +1,5 @@
 """Replay a program run's remote steps on real hosts: every `command:remote:Command` the program declared
-(recorded under Pulumi's mock runtime, tests/harness.py), executed over SSH with its own command line and stdin, in
+(recorded under Pulumi's mock runtime, lab/program.py), executed over SSH with its own command line and stdin, in
 waves that follow the dependency graph (all steps whose dependencies are done run in parallel, as the engine would
 run them). Deletes replay in reverse waves. This is how the lab runs the program's graph without the Pulumi engine;
 it is not the engine (no state, no diffs)."""
@@ -7,6 +7,7 @@ it is not the engine (no state, no diffs)."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from lab.steps import SSH
@@ -78,3 +79,25 @@ def destroy(run) -> list[list]:
     plan = list(reversed(waves(run, steps)))
     _run_waves(plan, lambda s: s.inputs["delete"], lambda s, real: None)
     return plan
+
+
+def main(action: str) -> None:
+    """`python -m lab.replay up|down`: the lab stack's steps without the Pulumi engine (see scripts/demo.sh)."""
+    from lab.program import run_program, with_secrets
+    from lab.stack_config import lab_stack_config
+
+    run = run_program(*with_secrets(lab_stack_config()["config"]), stack="lab")
+    if action == "up":
+        plan = create(run)
+        print(f"replayed {sum(len(w) for w in plan)} steps in {len(plan)} waves; the page, on every node:")
+        for url in run.outputs["pageUrls"]:
+            print(url)
+    elif action == "down":
+        plan = destroy(run)
+        print(f"replayed {sum(len(w) for w in plan)} delete steps in {len(plan)} waves")
+    else:
+        raise SystemExit("usage: python -m lab.replay up|down")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "")

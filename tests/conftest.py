@@ -2,7 +2,7 @@ import pytest
 
 from lab.stack_config import LAB_NODES
 from lab.steps import lab
-from tests.harness import run_stack
+from lab.program import run_stack
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from components.config import ConfigError, RawValue, parse_settings
-from tests.harness import FAKE_API_TOKEN, FAKE_SSH_KEY, stack_config
+from lab.program import FAKE_API_TOKEN, FAKE_SSH_KEY, stack_config
 
 NS = "swarm-ceph:"
 

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from tests.harness import PROJECT, run_program, stack_config, with_secrets
+from lab.program import PROJECT, run_program, stack_config, with_secrets
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
 REMOTE = "command:remote:Command"
@@ -250,6 +250,8 @@ def test_lab_stack_config_evaluates_in_hosts_mode():
     assert hosts == ["10.77.1.10", "10.77.1.11", "10.77.1.12"]
     (deploy,) = run.commands("stack-deploy.sh")
     assert "NGINX_IMAGE=swarm-ceph-lab/nginx" in deploy.inputs["create"] and " never " in deploy.inputs["create"]
+    assert run.outputs["pageUrls"] == [f"http://10.77.1.{i}:8080/" for i in (10, 11, 12)]
+    assert "cephFilesystem" not in run.outputs and run.outputs["sharedPath"] == "/mnt/cephfs"
     assert not any(
         r.inputs.get("connection", {}).get("host", "").startswith(("10.10.", "192.168."))
         for r in run.resources.values()
@@ -282,3 +284,13 @@ def test_a_replaced_step_is_undone_before_it_is_done_again(dev_run):
     create (a no-op: already done) and then the old delete (undoing it)."""
     steps = dev_run.of_type(REMOTE)
     assert steps and all(s.delete_before_replace for s in steps)
+
+
+def test_stack_outputs(dev_run):
+    assert dev_run.outputs == {
+        "nodes": {"swarm-master": "10.10.1.10", "swarm-worker1": "10.10.1.11", "swarm-worker2": "10.10.1.12"},
+        "managerAddress": "10.10.1.10:2377",
+        "pageUrls": ["http://10.10.1.10:8080/", "http://10.10.1.11:8080/", "http://10.10.1.12:8080/"],
+        "sharedPath": "/mnt/cephfs",
+        "cephFilesystem": "cephfs",
+    }

@@ -15,7 +15,7 @@ from components.config import StackConfig
 from lab import replay
 from lab.stack_config import LAB_NGINX_IMAGE, lab_stack_config
 from lab.steps import PROJECT, docker, fetch
-from tests.harness import run_program, with_secrets
+from lab.program import run_program, with_secrets
 
 pytestmark = pytest.mark.lab
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.harness import FAKE_API_TOKEN, FAKE_CEPH_TOKEN_PREFIX, FAKE_SSH_KEY, FAKE_TOKENS, is_secret
+from lab.program import FAKE_API_TOKEN, FAKE_CEPH_TOKEN_PREFIX, FAKE_SSH_KEY, FAKE_TOKENS, is_secret
 
 SECRET_VALUES = [FAKE_API_TOKEN, FAKE_SSH_KEY, *FAKE_TOKENS.values(), FAKE_CEPH_TOKEN_PREFIX]
 TOKEN_STEPS = ["swarm-token.sh", "microceph-add.sh"]

@@ -1,6 +1,8 @@
-"""Run the Pulumi program under Pulumi's mock runtime and record the resource graph it registers.
+"""Evaluate the Pulumi program under Pulumi's mock runtime and record the resource graph it registers: every
+resource with its inputs (secrets marked), dependencies and options.
 
-Used by the unit tests and by bench/graph.py. Nothing here talks to a network."""
+Used by the unit tests (L1), the benchmarks and the lab replay (lab/replay.py). Nothing here talks to a network.
+The mock runtime answers with placeholder outputs (FAKE_*), so that tests can also check where secrets travel."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pmocks
 from pulumi.runtime import rpc
-from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.settings import SETTINGS, get_root_resource, set_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -205,6 +207,7 @@ def with_secrets(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 def run_program(config: dict[str, Any], secret_keys: list[str], stack: str = "test") -> Run:
     """Evaluate __main__.py under mocks with ``config`` (``swarm-ceph:key`` -> value; objects may be dicts)."""
     monitor = _RecordingMonitor(_Mocks())
+    set_root_resource(None)  # a fresh root stack per run: its exports would otherwise carry over
     pulumi.runtime.set_mocks(_Mocks(), project="swarm-ceph", stack=stack, preview=False, monitor=monitor)
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     pulumi.runtime.set_all_config(encoded, secret_keys)
@@ -212,7 +215,10 @@ def run_program(config: dict[str, Any], secret_keys: list[str], stack: str = "te
     SETTINGS.outputs.clear()
     started = time.perf_counter()
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROJECT / "__main__.py"), run_name="__pulumi__")))
-    return Run(resources=dict(monitor.registered), seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    exports = get_root_resource().outputs
+    values = _sync_await(pulumi.Output.all(*exports.values()).future()) if exports else []
+    return Run(resources=dict(monitor.registered), outputs=dict(zip(exports, values, strict=True)), seconds=seconds)
 
 
 def run_stack(stack: str) -> Run:
