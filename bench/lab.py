@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from components.config import StackConfig  # noqa: E402
 from components.docker_stack import html_dir, page_sha256  # noqa: E402
 from lab import replay  # noqa: E402
+from lab.program import run_program, with_secrets  # noqa: E402
 from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES, lab_stack_config  # noqa: E402
 from lab.steps import PROJECT, docker, eventually, fetch, lab, step  # noqa: E402
-from lab.program import run_program, with_secrets  # noqa: E402
 
 SHARED = "/mnt/cephfs"
 STACK = StackConfig(image=LAB_NGINX_IMAGE, resolve_image="never", deploy_timeout_s=120)

@@ -1,8 +1,8 @@
 import pytest
 
+from lab.program import run_stack
 from lab.stack_config import LAB_NODES
 from lab.steps import lab
-from lab.program import run_stack
 
 
 @pytest.fixture(scope="session")

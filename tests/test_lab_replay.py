@@ -13,9 +13,9 @@ import pytest
 
 from components.config import StackConfig
 from lab import replay
+from lab.program import run_program, with_secrets
 from lab.stack_config import LAB_NGINX_IMAGE, lab_stack_config
 from lab.steps import PROJECT, docker, fetch
-from lab.program import run_program, with_secrets
 
 pytestmark = pytest.mark.lab
 
