@@ -108,6 +108,9 @@ class NodeConfig(Model):
     cores: int = Field(default=2, ge=1)
     memory_mb: int = Field(default=4096, ge=1024)
     ssh_port: Port = Field(default=22, ge=1, le=65535)
+    # infrastructure: hosts only: the host's SSH public key ("ssh-ed25519 AAAA..."), verified on every connection.
+    # Without it, remote steps accept any host key (pulumi-command's default).
+    host_key: str | None = Field(default=None, pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+$")
 
 
 class SshConfig(Model):
@@ -335,6 +338,11 @@ def check_settings(s: StackSettings) -> list[str]:
                 p.append(f"{key}.vmId is required with infrastructure: proxmox. Fix: set a free VM id, e.g. {110 + i}")
             elif n.vm_id == s.template.vm_id:
                 p.append(f"{key}.vmId {n.vm_id} collides with template.vmId. Fix: use another VM id")
+            if n.host_key:
+                p.append(
+                    f"{key}.hostKey is only for infrastructure: hosts (each clone makes its own host keys). "
+                    "Fix: remove it"
+                )
         for label in n.labels:
             if not LABEL_KEY.match(label):
                 p.append(

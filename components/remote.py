@@ -29,6 +29,7 @@ class NodeHandle(BaseModel):
     private_key: Any  # pulumi.Output[str], secret
     dial_error_limit: int = 60
     per_dial_timeout: int = 10
+    host_key: str | None = None
     ready: Any = None  # pulumi.Resource
 
     @property
@@ -43,6 +44,7 @@ class NodeHandle(BaseModel):
             private_key=self.private_key,
             dial_error_limit=self.dial_error_limit,
             per_dial_timeout=self.per_dial_timeout,
+            host_key=self.host_key,
         )
 
 

@@ -199,3 +199,11 @@ def test_proxmox_mode_needs_proxmox_section():
     cfg = {k: v for k, v in dev().items() if k != NS + "proxmox"}
     message = one_problem(cfg)
     assert message.startswith(NS + "proxmox is required")
+
+
+def test_host_key_only_in_hosts_mode():
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqv0yzfJ9E8n2o1Cq1nVh8vX0xW4m9m0m4V7L3s3a9X"
+    message = one_problem(dev(nodes=nodes_with(n1={"hostKey": key})))
+    assert message.startswith(NS + "nodes[1].hostKey is only for infrastructure: hosts")
+    message = one_problem(dev(nodes=nodes_with(n1={"hostKey": "not a key"})))
+    assert message.startswith(NS + "nodes[1].hostKey")

@@ -219,7 +219,13 @@ def test_hosts_mode_creates_no_proxmox_resources_and_uses_the_shared_path():
             "swarm-ceph:storage": {"type": "existing", "path": "/srv/shared"},
         }
     )
+    host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqv0yzfJ9E8n2o1Cq1nVh8vX0xW4m9m0m4V7L3s3a9X"
+    cfg["swarm-ceph:nodes"] = [
+        dict(n, hostKey=host_key) if n["name"] == "swarm-worker1" else n for n in cfg["swarm-ceph:nodes"]
+    ]
     run = run_program(*with_secrets(cfg))
+    pinned = {r.inputs["connection"]["host"] for r in run.of_type(REMOTE) if r.inputs["connection"].get("hostKey")}
+    assert pinned == {"10.10.1.11"}  # the key pins that host's connections only
     assert not [
         r
         for r in run.resources.values()

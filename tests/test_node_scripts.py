@@ -8,14 +8,18 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from components.scripts import SCRIPTS_DIR, script_command
 
 FAKES = Path(__file__).parent / "fakes"
 DISK = "/dev/vda" if Path("/dev/vda").is_block_device() else "/dev/loop0"
 
 
-def run(script: str, *args: object, state: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{FAKES}:{os.environ['PATH']}", "FAKE_MICROCEPH_STATE": str(state)}
+def run(
+    script: str, *args: object, state: Path, stdin: str | None = None, **env_vars: str
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{FAKES}:{os.environ['PATH']}", "FAKE_MICROCEPH_STATE": str(state), **env_vars}
     return subprocess.run(
         ["sh", "-c", script_command(script, *args)], input=stdin, env=env, capture_output=True, text=True, timeout=60
     )
@@ -104,3 +108,10 @@ def test_fstab_line_is_set_once_and_removed_cleanly(tmp_path):
     assert _fstab("fstab_remove", fstab, "/mnt/cephfs") == "changed"
     assert _fstab("fstab_remove", fstab, "/mnt/cephfs") == "unchanged"
     assert fstab.read_text() == "# <file system> <mount point> <type>\nUUID=1 / ext4 defaults 0 1\n"
+
+
+@pytest.mark.parametrize("rc, ok_, words", [("0", True, ""), ("2", True, "degraded"), ("1", False, "did not finish")])
+def test_wait_ready_accepts_a_degraded_cloud_init_but_not_an_error(tmp_path, rc, ok_, words):
+    result = run("wait-ready.sh", 5, state=tmp_path, FAKE_CLOUD_INIT_RC=rc)
+    assert (result.returncode == 0) is ok_, result.stderr
+    assert words in result.stderr

@@ -79,7 +79,7 @@ ALL_SHELL = sorted(
         "lab/images/*/*.sh",
         "scripts/*.sh",
         ".ci/*",
-        "tests/fakes/microceph",
+        "tests/fakes/*",
     )
     for p in PROJECT.glob(pattern)
 )

@@ -27,6 +27,19 @@ retry() {
   done
 }
 
+# cloud_init_wait TIMEOUT_S: wait for cloud-init to finish (where it is installed). "degraded" (newer cloud-init's
+# exit 2: recoverable errors) is reported and accepted; an error or a timeout fails.
+cloud_init_wait() {
+  command -v cloud-init >/dev/null 2>&1 || return 0
+  local rc=0
+  timeout "$1" cloud-init status --wait >/dev/null || rc=$?
+  case $rc in
+    0) ;;
+    2) log "warning: cloud-init finished degraded: $(cloud-init status --long 2>&1 | tr '\n' ' ')" ;;
+    *) die "cloud-init did not finish cleanly within ${1}s: $(cloud-init status --long 2>&1 | tr '\n' ' ')" ;;
+  esac
+}
+
 # swarm_state: this engine's Swarm state (inactive, pending, active, error, locked) or "unknown".
 swarm_state() {
   docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown

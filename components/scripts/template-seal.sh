@@ -9,9 +9,8 @@ set -euo pipefail
 
 timeout_s=${1:?usage: template-seal.sh TIMEOUT_S}
 
-if ! timeout "$timeout_s" cloud-init status --wait >/dev/null; then
-  die "cloud-init did not finish cleanly within ${timeout_s}s: $(cloud-init status --long 2>&1 | tr '\n' ' ')"
-fi
+command -v cloud-init >/dev/null 2>&1 || die "cloud-init is missing: this is not the cloud image's first boot"
+cloud_init_wait "$timeout_s"
 for tool in docker microceph mount.ceph qemu-ga curl; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing after cloud-init; the template would be incomplete"
 done

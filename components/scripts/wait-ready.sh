@@ -7,10 +7,6 @@ set -euo pipefail
 
 timeout_s=${1:?usage: wait-ready.sh TIMEOUT_S}
 
-if command -v cloud-init >/dev/null 2>&1; then
-  if ! timeout "$timeout_s" cloud-init status --wait >/dev/null; then
-    die "cloud-init did not finish cleanly within ${timeout_s}s: $(cloud-init status --long 2>&1 | tr '\n' ' ')"
-  fi
-fi
+cloud_init_wait "$timeout_s"
 retry "$timeout_s" 2 docker info >/dev/null 2>&1 || die "the Docker engine did not answer within ${timeout_s}s"
 echo "ready"
