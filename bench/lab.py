@@ -111,12 +111,12 @@ def main() -> None:
     rows: list[tuple[str, float]] = []
     timed(rows, "lab up (images built or reused, nodes answer SSH + docker)", lambda: _check(lab("up")))
     try:
-        timed(rows, "the program's steps from nothing to the page on every node", lambda: replay.create(run))
-        timed(rows, "the same steps again (every guard: already done)", lambda: replay.create(run))
+        timed(rows, "the program's steps from nothing to the page on every node", lambda: replay.Replay().up(run))
+        timed(rows, "every step once more, as if state were lost (guards: done)", lambda: replay.Replay().up(run))
         edited = page.replace("Hello from", "Hello again from")
         timed(rows, "page edit round trip (publish + every node serves it)", lambda: edit_round_trip(edited))
         stats = failover(edited)
-        timed(rows, "the program's delete steps (destroy)", lambda: replay.destroy(run))
+        timed(rows, "the program's delete steps (destroy)", lambda: replay.Replay().down(run))
     finally:
         timed(rows, "lab down", lambda: _check(lab("down")))
     width = max(len(w) for w, _ in rows)

@@ -1,8 +1,9 @@
 """Replay a program run's remote steps on real hosts: every `command:remote:Command` the program declared
 (recorded under Pulumi's mock runtime, lab/program.py), executed over SSH with its own command line and stdin, in
 waves that follow the dependency graph (all steps whose dependencies are done run in parallel, as the engine would
-run them). Deletes replay in reverse waves. This is how the lab runs the program's graph without the Pulumi engine;
-it is not the engine (no state, no diffs)."""
+run them). A later run replays only what changed (new or changed steps, then the deletes of steps no longer
+declared), and deletes replay in reverse waves. This is how the lab runs the program's graph without the Pulumi
+engine; it is not the engine (no state on disk, no preview, no diff display)."""
 
 from __future__ import annotations
 
@@ -42,43 +43,63 @@ def _execute(step, command: str, stdin: str | None) -> subprocess.CompletedProce
     )
 
 
-def _run_waves(plan: list[list], command_of, stdin_of) -> dict[str, str]:
-    stdout: dict[str, str] = {}
-    for wave in plan:
-        with ThreadPoolExecutor(max_workers=len(wave)) as pool:
-            results = list(pool.map(lambda s: (s, _execute(s, command_of(s), stdin_of(s, stdout))), wave))
-        for step, result in results:
-            if result.returncode != 0:
-                raise RuntimeError(f"{step.name}: rc={result.returncode}\n{result.stdout}\n{result.stderr}")
-            # pulumi-command keeps stdout but for one trailing newline
-            stdout[step.urn] = result.stdout[:-1] if result.stdout.endswith("\n") else result.stdout
-    return stdout
+def _key(step) -> tuple:
+    """What makes pulumi-command re-run a step: its command lines, its stdin, its connection."""
+    c = step.inputs["connection"]
+    return (step.inputs.get("create"), step.inputs.get("delete"), step.inputs.get("stdin"), c["host"], c["user"])
 
 
-def create(run) -> list[list]:
-    """Run every step's create; a stdin the program wired to another step's stdout (a join token) gets that step's
-    real stdout. Returns the waves it ran."""
-    steps = [r for r in run.resources.values() if r.type == REMOTE]
-    plan = waves(run, steps)
-    mock_stdout = {s.urn: s.outputs.get("stdout") for s in steps}
+class Replay:
+    """Runs a program's remote steps like `pulumi up` / `pulumi destroy` would, keeping what the engine would keep
+    for that: the real stdout of every step it ran (a join token feeds the joins, also in later runs)."""
 
-    def stdin_of(step, real: dict[str, str]) -> str | None:
+    def __init__(self) -> None:
+        self.stdout: dict[str, str] = {}
+
+    def _stdin(self, run, step) -> str | None:
         value = step.inputs.get("stdin")
+        if value is None:
+            return None
+        # A stdin the program wired to another step's stdout (a join token): that step's real stdout.
         for urn in run.ancestors(step.urn):
-            if urn in real and value is not None and value == mock_stdout.get(urn):
-                return real[urn] + "\n"
+            if urn in self.stdout and value == run.resources[urn].outputs.get("stdout"):
+                return self.stdout[urn] + "\n"
         return value
 
-    _run_waves(plan, lambda s: s.inputs["create"], stdin_of)
-    return plan
+    def _run(self, plan: list[list], command_of, stdin_of) -> None:
+        for wave in plan:
+            with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+                results = list(pool.map(lambda s: (s, _execute(s, command_of(s), stdin_of(s))), wave))
+            for step, result in results:
+                if result.returncode != 0:
+                    raise RuntimeError(f"{step.name}: rc={result.returncode}\n{result.stdout}\n{result.stderr}")
+                # pulumi-command keeps stdout but for one trailing newline
+                self.stdout[step.urn] = result.stdout[:-1] if result.stdout.endswith("\n") else result.stdout
+
+    def up(self, run, previous=None) -> dict[str, list]:
+        """Create every step that is new or whose inputs changed since ``previous`` (in dependency waves), then
+        delete every step ``run`` no longer declares (dependents first), as `pulumi up` orders them. Returns the
+        waves of step names it ran, under "created" and "deleted"."""
+        steps = {r.urn: r for r in run.resources.values() if r.type == REMOTE}
+        old = {} if previous is None else {r.urn: r for r in previous.resources.values() if r.type == REMOTE}
+        todo = [s for urn, s in steps.items() if urn not in old or _key(old[urn]) != _key(s)]
+        created = waves(run, todo)
+        self._run(created, lambda s: s.inputs["create"], lambda s: self._stdin(run, s))
+        gone = [s for urn, s in old.items() if urn not in steps and s.inputs.get("delete")]
+        deleted = list(reversed(waves(previous, gone))) if gone else []
+        self._run(deleted, lambda s: s.inputs["delete"], lambda s: None)
+        return {"created": _names(created), "deleted": _names(deleted)}
+
+    def down(self, run) -> list[list[str]]:
+        """Run every declared delete, dependents first (`pulumi destroy`). Returns the waves of step names."""
+        steps = [r for r in run.resources.values() if r.type == REMOTE and r.inputs.get("delete")]
+        plan = list(reversed(waves(run, steps)))
+        self._run(plan, lambda s: s.inputs["delete"], lambda s: None)
+        return _names(plan)
 
 
-def destroy(run) -> list[list]:
-    """Run every declared delete, dependents first. Returns the waves it ran."""
-    steps = [r for r in run.resources.values() if r.type == REMOTE and r.inputs.get("delete")]
-    plan = list(reversed(waves(run, steps)))
-    _run_waves(plan, lambda s: s.inputs["delete"], lambda s, real: None)
-    return plan
+def _names(plan: list[list]) -> list[list[str]]:
+    return [sorted(s.name for s in wave) for wave in plan]
 
 
 def main(action: str) -> None:
@@ -88,13 +109,13 @@ def main(action: str) -> None:
 
     run = run_program(*with_secrets(lab_stack_config()["config"]), stack="lab")
     if action == "up":
-        plan = create(run)
-        print(f"replayed {sum(len(w) for w in plan)} steps in {len(plan)} waves; the page, on every node:")
+        plan = Replay().up(run)["created"]
+        print(f"replayed {sum(map(len, plan))} steps in {len(plan)} waves; the page, on every node:")
         for url in run.outputs["pageUrls"]:
             print(url)
     elif action == "down":
-        plan = destroy(run)
-        print(f"replayed {sum(len(w) for w in plan)} delete steps in {len(plan)} waves")
+        plan = Replay().down(run)
+        print(f"replayed {sum(map(len, plan))} delete steps in {len(plan)} waves")
     else:
         raise SystemExit("usage: python -m lab.replay up|down")
 
