@@ -162,3 +162,25 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
     for node in nodes:
         with pytest.raises(OSError):
             fetch(node[1], timeout=1)
+
+
+def test_managers_join_with_their_token_and_are_demoted_before_removal(lab_nodes):
+    """Three managers (Raft quorum 2 of 3): the others join with the manager token on stdin; removing one demotes it
+    first, so the remaining two keep a quorum."""
+    assert ssh(MASTER, "swarm-init.sh", MASTER[1]).stdout.strip() == "manager"
+    token = ssh(MASTER, "swarm-token.sh", "manager").stdout.strip()
+    try:
+        for node in (WORKER1, WORKER2):
+            assert twice(node, "swarm-join.sh", MASTER[1], node[1], stdin=token + "\n").strip() == "joined"
+        managers = docker(MASTER, "node", "ls", "--filter", "role=manager", "--format", "{{.Hostname}}")
+        assert sorted(managers.splitlines()) == sorted(n for n, _, _ in lab_nodes)
+        assert twice(MASTER, "swarm-node.sh", "remove", WORKER2[0]).strip() == "removed"
+        twice(WORKER2, "swarm-leave.sh")
+        managers = docker(MASTER, "node", "ls", "--filter", "role=manager", "--format", "{{.Hostname}} {{.Status}}")
+        assert sorted(managers.splitlines()) == [f"{MASTER[0]} Ready", f"{WORKER1[0]} Ready"]
+        assert docker(WORKER1, "info", "--format", "{{.Swarm.ControlAvailable}}") == "true"  # still a quorum
+    finally:
+        for node in (WORKER2, WORKER1, MASTER):
+            ssh(node, "swarm-leave.sh")
+    for node in lab_nodes:
+        assert docker(node, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive"
