@@ -204,9 +204,10 @@ def with_secrets(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return cfg, secrets
 
 
-def run_program(config: dict[str, Any], secret_keys: list[str], stack: str = "test") -> Run:
-    """Evaluate __main__.py under mocks with ``config`` (``swarm-ceph:key`` -> value; objects may be dicts)."""
-    monitor = _RecordingMonitor(_Mocks())
+def run_program(config: dict[str, Any], secret_keys: list[str], stack: str = "test", record: bool = True) -> Run:
+    """Evaluate __main__.py under mocks with ``config`` (``swarm-ceph:key`` -> value; objects may be dicts).
+    ``record=False`` skips recording the graph (for timing the evaluation alone)."""
+    monitor = _RecordingMonitor(_Mocks()) if record else pmocks.MockMonitor(_Mocks())
     set_root_resource(None)  # a fresh root stack per run: its exports would otherwise carry over
     pulumi.runtime.set_mocks(_Mocks(), project="swarm-ceph", stack=stack, preview=False, monitor=monitor)
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
@@ -218,7 +219,8 @@ def run_program(config: dict[str, Any], secret_keys: list[str], stack: str = "te
     seconds = time.perf_counter() - started
     exports = get_root_resource().outputs
     values = _sync_await(pulumi.Output.all(*exports.values()).future()) if exports else []
-    return Run(resources=dict(monitor.registered), outputs=dict(zip(exports, values, strict=True)), seconds=seconds)
+    resources = dict(monitor.registered) if record else {}
+    return Run(resources=resources, outputs=dict(zip(exports, values, strict=True)), seconds=seconds)
 
 
 def run_stack(stack: str) -> Run:
