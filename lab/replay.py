@@ -11,7 +11,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from lab.steps import SSH
+from lab.steps import remote
 
 REMOTE = "command:remote:Command"
 
@@ -32,15 +32,8 @@ def waves(run, steps: list) -> list[list]:
 
 
 def _execute(step, command: str, stdin: str | None) -> subprocess.CompletedProcess:
-    connection = step.inputs["connection"]
-    return subprocess.run(
-        [*SSH, "-p", str(int(connection.get("port", 22))), f"{connection['user']}@{connection['host']}", command],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    c = step.inputs["connection"]
+    return remote(c["host"], command, stdin, user=c["user"], port=int(c.get("port", 22)), timeout=600)
 
 
 def _key(step) -> tuple:

@@ -28,23 +28,29 @@ SSH = [
 ]
 
 
-def step(ip: str, script: str, *args: object, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """Run node-side ``script`` with ``args`` on the lab node at ``ip``."""
+def remote(
+    host: str, command: str, stdin: str | None = None, user: str = "root", port: int = 22, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    """Run a command line on a lab host over SSH with the lab key (the remote shell runs it, as with
+    pulumi-command)."""
     return subprocess.run(
-        [*SSH, f"root@{ip}", script_command(script, *args)],
+        [*SSH, "-p", str(port), f"{user}@{host}", command],
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
 
 
+def step(ip: str, script: str, *args: object, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run node-side ``script`` with ``args`` on the lab node at ``ip``."""
+    return remote(ip, script_command(script, *args), stdin)
+
+
 def docker(ip: str, *args: str) -> str:
     """`docker ARGS` on the node; fails loudly."""
-    result = subprocess.run(
-        [*SSH, f"root@{ip}", shlex.join(["docker", *args])], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = remote(ip, shlex.join(["docker", *args]), timeout=60)
     if result.returncode != 0:
         raise RuntimeError(f"docker {' '.join(args)} on {ip}: {result.stderr}")
     return result.stdout.strip()
