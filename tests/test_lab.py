@@ -184,3 +184,26 @@ def test_managers_join_with_their_token_and_are_demoted_before_removal(lab_nodes
             ssh(node, "swarm-leave.sh")
     for node in lab_nodes:
         assert docker(node, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive"
+
+
+def test_a_rotated_join_token_is_refused_with_the_fix(lab_nodes):
+    """The token steps read a token once; after a manual `join-token --rotate` a new node's join must fail with the
+    engine's reason and the fix (re-read the token), never print the token, and leave the node untouched."""
+    assert ssh(MASTER, "swarm-init.sh", MASTER[1]).stdout.strip() == "manager"
+    try:
+        stale = ssh(MASTER, "swarm-token.sh", "worker").stdout.strip()
+        docker(MASTER, "swarm", "join-token", "--rotate", "-q", "worker")
+        refused = ssh(WORKER1, "swarm-join.sh", MASTER[1], WORKER1[1], stdin=stale + "\n", check=False)
+        assert refused.returncode != 0
+        assert "refused the join token" in refused.stderr and "pulumi up --replace" in refused.stderr
+        assert "A valid join token is necessary" in refused.stderr  # the engine's own reason, passed on
+        assert stale not in refused.stdout + refused.stderr
+        assert docker(WORKER1, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive"
+        fresh = ssh(MASTER, "swarm-token.sh", "worker").stdout.strip()
+        assert fresh != stale
+        assert ssh(WORKER1, "swarm-join.sh", MASTER[1], WORKER1[1], stdin=fresh + "\n").stdout.strip() == "joined"
+    finally:
+        for node in (WORKER1, MASTER):
+            ssh(node, "swarm-leave.sh")
+    for node in lab_nodes:
+        assert docker(node, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive"
