@@ -3,6 +3,14 @@
 #
 #   T=$(.ci/toolchain.sh)      # stdout: the toolchain dir, and nothing else
 #   PATH=$T/bin:$PATH PULUMI_HOME=$T/home pulumi ...
+#   .ci/toolchain.sh --engine-only   # the CLI and the Python language host, no provider plugins
+#
+# Fallbacks, each announced with a WARNING (the proxy here refuses some versions; see the README):
+#   - the CLI: when the proxy does not serve the source of pkg/v3 at the SDK's version, the newest version it was
+#     seen to serve, $CLI_FALLBACK (override: SWARM_CEPH_PULUMI_CLI_VERSION);
+#   - the Python language host: when its own module is refused, it is built from sdk/v3 $HOST_FROM_SDK, the last
+#     release of the sdk/v3 module that still carried it as a package, behind .ci/python-host-shim.sh (that host
+#     takes the virtualenv only as a flag, and lists packages with pip, which uv virtualenvs lack).
 #
 # Versions come from the project's locked Python environment (.venv, made by `uv sync --frozen`):
 #   - the pulumi CLI and the Python language host: the installed `pulumi` Python package's version,
@@ -18,9 +26,24 @@
 #       .complete   written last; a run that finds it (and the files) does no build work
 #
 # Environment: SWARM_CEPH_CACHE (cache root); SWARM_CEPH_PULUMI_CLI_VERSION (explicit override of the CLI and
-# language host version, e.g. when the proxy lacks the SDK's version; a warning says so); GO (go binary).
+# language host version, e.g. when the proxy lacks the SDK's version; a warning says so); GO (go binary, else
+# scripts/ensure-go.sh finds or installs one).
 # All progress goes to stderr; a failure exits non-zero with a message naming what failed.
 set -euo pipefail
+
+CLI_FALLBACK=3.259.0   # the newest pkg/v3 whose source this workplace's proxy served (2026-11-22)
+HOST_FROM_SDK=3.79.0   # the last sdk/v3 release with python/cmd/pulumi-language-python as a package
+PIP_FOR_HOST=24.3.1    # the pip the fallback host calls (`python -m pip list`)
+
+engine_only=0
+case ${1:-} in
+    "") ;;
+    --engine-only) engine_only=1 ;;
+    *)
+        printf 'usage: %s [--engine-only]\n' "$0" >&2
+        exit 2
+        ;;
+esac
 
 t0=$SECONDS
 log() { printf 'toolchain: %s\n' "$*" >&2; }
@@ -77,13 +100,20 @@ if [[ $pulumi_v != "$sdk_v" ]]; then
 fi
 log "versions: pulumi CLI $pulumi_v (Python SDK $sdk_v), command $command_v, proxmoxve $proxmoxve_v"
 
-tc="$cache/toolchain/pulumi-${pulumi_v}_command-${command_v}_proxmoxve-${proxmoxve_v}"
+# Named by what was asked for; .complete records what was built (fallbacks included) and is shown on every run.
+if ((engine_only)); then
+    tc="$cache/toolchain/engine-pulumi-${pulumi_v}"
+else
+    tc="$cache/toolchain/pulumi-${pulumi_v}_command-${command_v}_proxmoxve-${proxmoxve_v}"
+fi
 bin="$tc/bin"
 home="$tc/home"
 marker="$tc/.complete"
 
 show_versions() {
     log "pulumi version: $(PULUMI_HOME=$home "$bin/pulumi" version)"
+    log "built: $(grep -v '^WARNING' "$marker" | paste -sd ';')"
+    grep '^WARNING' "$marker" | sed 's/^/toolchain: /' >&2 || true
     PULUMI_HOME=$home "$bin/pulumi" plugin ls >&2
 }
 
@@ -93,6 +123,7 @@ toolchain_complete() {
     for f in pulumi pulumi-language-python pulumi-language-python-exec; do
         [[ -x $bin/$f ]] || return 1
     done
+    ((engine_only)) && return 0
     [[ -d $home/plugins/resource-command-v$command_v ]] || return 1
     [[ -d $home/plugins/resource-proxmoxve-v$proxmoxve_v ]] || return 1
 }
@@ -112,12 +143,8 @@ if toolchain_complete; then
 fi
 
 # ---------------------------------------------------------------- Go
-GO=${GO:-}
-if [[ -z $GO ]]; then
-    GO=$(command -v go || true)
-    [[ -n $GO ]] || { [[ -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go; }
-fi
-[[ -n $GO && -x $GO ]] || die "go not found (set GO=/path/to/go or put go on PATH; Go >= 1.25 is needed)"
+# $GO, go on PATH or /usr/local/go if new enough; else a pinned Go from the module proxy (scripts/ensure-go.sh).
+GO=$(bash "$repo/scripts/ensure-go.sh") || die "no usable Go (scripts/ensure-go.sh failed)"
 log "using $("$GO" version) at $GO; GOMODCACHE=$GOMODCACHE GOCACHE=$GOCACHE"
 
 # ---------------------------------------------------------------- resolve module versions on the Go proxy
@@ -147,24 +174,29 @@ print(f"{sys.argv[1]}-{t:%Y%m%d%H%M%S}-{sys.argv[3][:12]}")' "$@"
 }
 
 problems=()
-# resolve_tag WHAT MOD@TAG: sets tag_time/tag_hash from the tag's Origin on the proxy; records a problem if missing.
+warnings=()
+warn() {
+    log "WARNING: $*"
+    warnings+=("WARNING: $*")
+}
+# resolve_tag MOD@TAG: sets tag_time/tag_hash from the tag's Origin on the proxy; else sets resolve_error, returns 1.
 resolve_tag() {
-    local what=$1 modver=$2 json err
-    tag_time="" tag_hash=""
+    local modver=$1 json err
+    tag_time="" tag_hash="" resolve_error=""
     json=$(modjson "$modver") || true
     err=$(jget Error <<<"$json" 2>/dev/null || true)
     if [[ -z $json || -n $err ]]; then
-        problems+=("$what: the Go module proxy does not serve $modver (${err:-no answer})")
+        resolve_error="the Go module proxy does not serve $modver (${err:-no answer})"
         return 1
     fi
     tag_time=$(jget Time <<<"$json")
     tag_hash=$(jget Origin.Hash <<<"$json")
     if [[ -z $tag_time || -z $tag_hash ]]; then
-        problems+=("$what: the proxy's answer for $modver has no commit (Origin.Hash/Time), so its commit cannot be pinned")
+        resolve_error="the proxy's answer for $modver has no commit (Origin.Hash/Time), so its commit cannot be pinned"
         return 1
     fi
 }
-# check_mod WHAT MOD@VER: records a problem when the proxy does not serve that exact version.
+# check_mod WHAT MOD@VER: records a problem when the proxy does not serve that exact version (.info and .mod).
 check_mod() {
     local what=$1 modver=$2 json err
     json=$(modjson "$modver") || true
@@ -174,6 +206,12 @@ check_mod() {
         return 1
     fi
 }
+# served_src MOD@VER: the proxy serves the module's source (its zip), not only its .info and .mod (it can differ).
+served_src() {
+    local json
+    json=$(cd -- "$scratch" && "$GO" mod download -json "$1" 2>/dev/null) || true
+    [[ -n $json && -z $(jget Error <<<"$json" 2>/dev/null || echo unreadable) ]]
+}
 
 pkg_mod=github.com/pulumi/pulumi/pkg/v3
 sdk_mod=github.com/pulumi/pulumi/sdk/v3
@@ -182,30 +220,56 @@ command_mod=github.com/pulumi/pulumi-command/provider
 proxmoxve_mod=github.com/muhlba91/pulumi-proxmoxve/provider
 
 log "resolving module versions on the Go module proxy"
-check_mod "pulumi CLI $pulumi_v" "$sdk_mod@v$pulumi_v" || true
-lang_ver=""
-if resolve_tag "pulumi CLI $pulumi_v" "$pkg_mod@v$pulumi_v"; then
-    # The language host has no tags: the commit of tag pkg/vX as a v3 pseudo-version.
+cli_v=$pulumi_v
+if ! served_src "$pkg_mod@v$cli_v"; then
+    if [[ -z ${SWARM_CEPH_PULUMI_CLI_VERSION:-} && $cli_v != "$CLI_FALLBACK" ]] && served_src "$pkg_mod@v$CLI_FALLBACK"; then
+        warn "the proxy does not serve the source of $pkg_mod@v$cli_v: building the CLI v$CLI_FALLBACK, older than the Python SDK $sdk_v"
+        cli_v=$CLI_FALLBACK
+    else
+        problems+=("pulumi CLI $cli_v: the Go module proxy does not serve the source of $pkg_mod@v$cli_v")
+    fi
+fi
+check_mod "pulumi CLI $cli_v" "$sdk_mod@v$cli_v" || true
+
+# The Python language host: its own module (no tags: the commit of tag pkg/vX as a v3 pseudo-version), else the
+# package inside sdk/v3 $HOST_FROM_SDK.
+host_mod="" host_ver="" host_pkg="" host_sdk_v=""
+if resolve_tag "$pkg_mod@v$cli_v"; then
     lang_ver=$(pseudo v3.0.0 "$tag_time" "$tag_hash")
-    check_mod "pulumi-language-python $pulumi_v (commit of pkg/v$pulumi_v)" "$lang_mod@$lang_ver" || true
-else
-    problems+=("pulumi-language-python $pulumi_v: is pinned to the commit of tag pkg/v$pulumi_v, which is unknown (see above)")
+    if served_src "$lang_mod@$lang_ver"; then
+        host_mod=$lang_mod host_ver=$lang_ver host_pkg=$lang_mod host_sdk_v=$cli_v
+    fi
 fi
-command_ver=""
-if resolve_tag "pulumi-resource-command $command_v" "github.com/pulumi/pulumi-command@v$command_v"; then
-    command_ver=$(pseudo v0.0.0 "$tag_time" "$tag_hash")
-    check_mod "pulumi-resource-command $command_v (commit of tag v$command_v)" "$command_mod@$command_ver" || true
+if [[ -z $host_mod ]]; then
+    if served_src "$sdk_mod@v$HOST_FROM_SDK"; then
+        warn "the proxy refuses $lang_mod at the commit of pkg/v$cli_v: building the Python language host of sdk/v3 v$HOST_FROM_SDK (older), behind .ci/python-host-shim.sh"
+        host_mod=$sdk_mod host_ver=v$HOST_FROM_SDK host_pkg=$sdk_mod/python/cmd/pulumi-language-python
+        host_sdk_v=$HOST_FROM_SDK
+    else
+        problems+=("pulumi-language-python: neither $lang_mod (commit of pkg/v$cli_v) nor $sdk_mod@v$HOST_FROM_SDK is served")
+    fi
 fi
-proxmoxve_ver=""
-if resolve_tag "pulumi-resource-proxmoxve $proxmoxve_v" "github.com/muhlba91/pulumi-proxmoxve@v$proxmoxve_v+incompatible"; then
-    proxmoxve_ver=$(pseudo v0.0.0 "$tag_time" "$tag_hash")
-    check_mod "pulumi-resource-proxmoxve $proxmoxve_v (commit of tag v$proxmoxve_v)" "$proxmoxve_mod@$proxmoxve_ver" || true
+
+command_ver="" proxmoxve_ver=""
+if ((!engine_only)); then
+    if resolve_tag "github.com/pulumi/pulumi-command@v$command_v"; then
+        command_ver=$(pseudo v0.0.0 "$tag_time" "$tag_hash")
+        check_mod "pulumi-resource-command $command_v (commit of tag v$command_v)" "$command_mod@$command_ver" || true
+    else
+        problems+=("pulumi-resource-command $command_v: $resolve_error")
+    fi
+    if resolve_tag "github.com/muhlba91/pulumi-proxmoxve@v$proxmoxve_v+incompatible"; then
+        proxmoxve_ver=$(pseudo v0.0.0 "$tag_time" "$tag_hash")
+        check_mod "pulumi-resource-proxmoxve $proxmoxve_v (commit of tag v$proxmoxve_v)" "$proxmoxve_mod@$proxmoxve_ver" || true
+    else
+        problems+=("pulumi-resource-proxmoxve $proxmoxve_v: $resolve_error")
+    fi
 fi
 if ((${#problems[@]})); then
     for p in "${problems[@]}"; do log "ERROR: $p"; done
-    die "cannot build the toolchain: ${#problems[@]} Go module version(s) above are not served by GOPROXY=$("$GO" env GOPROXY) (a refusal such as '403 ... not available' is final; SWARM_CEPH_PULUMI_CLI_VERSION overrides the CLI version)"
+    die "cannot build the toolchain: ${#problems[@]} Go module version(s) above are not served by GOPROXY=$("$GO" env GOPROXY) (a refusal such as '403 ... not available' is final; SWARM_CEPH_PULUMI_CLI_VERSION overrides the CLI version; --engine-only builds without the provider plugins)"
 fi
-log "pins: $pkg_mod v$pulumi_v; $lang_mod $lang_ver; $command_mod $command_ver; $proxmoxve_mod $proxmoxve_ver"
+log "pins: $pkg_mod v$cli_v; $host_pkg $host_ver${command_ver:+; $command_mod $command_ver}${proxmoxve_ver:+; $proxmoxve_mod $proxmoxve_ver}"
 
 # ---------------------------------------------------------------- builds
 timings=()
@@ -260,46 +324,63 @@ for r in json.load(sys.stdin).get("Replace") or []:
 
 ver_pkg=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
 
-build pulumi "$pulumi_v" "$pkg_mod" "v$pulumi_v" "$pkg_mod/cmd/pulumi" \
-    "-X $ver_pkg=v$pulumi_v" "$sdk_mod@v$pulumi_v"
+build pulumi "$cli_v" "$pkg_mod" "v$cli_v" "$pkg_mod/cmd/pulumi" \
+    "-X $ver_pkg=v$cli_v" "$sdk_mod@v$cli_v"
 pulumi_bin=$built_out
 
-build pulumi-language-python "$pulumi_v" "$lang_mod" "$lang_ver" "$lang_mod" \
-    "-X $ver_pkg=v$pulumi_v" "$pkg_mod@v$pulumi_v" "$sdk_mod@v$pulumi_v"
+if [[ $host_mod == "$lang_mod" ]]; then
+    build pulumi-language-python "$cli_v" "$lang_mod" "$host_ver" "$host_pkg" \
+        "-X $ver_pkg=v$cli_v" "$pkg_mod@v$cli_v" "$sdk_mod@v$cli_v"
+else
+    build pulumi-language-python "sdk-$host_sdk_v" "$sdk_mod" "$host_ver" "$host_pkg" "-X $ver_pkg=v$host_sdk_v"
+fi
 lang_bin=$built_out
-sdk_dir=$(cd -- "$scratch" && "$GO" mod download -json "$sdk_mod@v$pulumi_v" | jget Dir)
+sdk_dir=$(cd -- "$scratch" && "$GO" mod download -json "$sdk_mod@v$host_sdk_v" | jget Dir)
 lang_exec="$sdk_dir/python/cmd/pulumi-language-python-exec"
 [[ -f $lang_exec ]] || die "pulumi-language-python-exec not found in the sdk module ($lang_exec)"
 
-build pulumi-resource-command "$command_v" "$command_mod" "$command_ver" "$command_mod/cmd/pulumi-resource-command" \
-    "-X $command_mod/pkg/version.Version=$command_v"
-command_bin=$built_out
+if ((!engine_only)); then
+    build pulumi-resource-command "$command_v" "$command_mod" "$command_ver" "$command_mod/cmd/pulumi-resource-command" \
+        "-X $command_mod/pkg/version.Version=$command_v"
+    command_bin=$built_out
 
-# The proxmoxve provider panics at start without its version; its releases stamp the tag (v-prefixed).
-build pulumi-resource-proxmoxve "$proxmoxve_v" "$proxmoxve_mod" "$proxmoxve_ver" "$proxmoxve_mod/cmd/pulumi-resource-proxmoxve" \
-    "-X $proxmoxve_mod/pkg/version.Version=v$proxmoxve_v"
-proxmoxve_bin=$built_out
+    # The proxmoxve provider panics at start without its version; its releases stamp the tag (v-prefixed).
+    build pulumi-resource-proxmoxve "$proxmoxve_v" "$proxmoxve_mod" "$proxmoxve_ver" "$proxmoxve_mod/cmd/pulumi-resource-proxmoxve" \
+        "-X $proxmoxve_mod/pkg/version.Version=v$proxmoxve_v"
+    proxmoxve_bin=$built_out
+fi
 
 # ---------------------------------------------------------------- assemble the toolchain dir
 log "assembling $tc"
 rm -rf -- "$tc"
 mkdir -p "$bin" "$home"
 install -m 0755 "$pulumi_bin" "$bin/pulumi"
-install -m 0755 "$lang_bin" "$bin/pulumi-language-python"
 install -m 0755 "$lang_exec" "$bin/pulumi-language-python-exec"
-for p in "command $command_v $command_bin" "proxmoxve $proxmoxve_v $proxmoxve_bin"; do
-    read -r name version file <<<"$p"
-    PULUMI_HOME=$home "$bin/pulumi" plugin install resource "$name" "$version" --file "$file" >&2 ||
-        die "pulumi plugin install resource $name $version --file $file failed"
-done
-plugins=$(PULUMI_HOME=$home "$bin/pulumi" plugin ls) || die "pulumi plugin ls failed"
-for p in "command $command_v" "proxmoxve $proxmoxve_v"; do
-    read -r name version <<<"$p"
-    grep -Eq "^$name +resource +$version " <<<"$plugins" ||
-        die "plugin $name $version is not listed by 'pulumi plugin ls' after install"
-done
-printf 'pulumi %s\npulumi-language-python %s\ncommand %s %s\nproxmoxve %s %s\n' \
-    "v$pulumi_v" "$lang_ver" "$command_v" "$command_ver" "$proxmoxve_v" "$proxmoxve_ver" >"$marker"
+if [[ $host_mod == "$lang_mod" ]]; then
+    install -m 0755 "$lang_bin" "$bin/pulumi-language-python"
+else
+    install -m 0755 "$lang_bin" "$bin/pulumi-language-python.real"
+    install -m 0755 "$repo/.ci/python-host-shim.sh" "$bin/pulumi-language-python"
+    command -v uv >/dev/null 2>&1 || die "uv is needed to install pip $PIP_FOR_HOST for the fallback language host"
+    uv pip install --quiet --python "$py" --target "$tc/pip" "pip==$PIP_FOR_HOST" >&2 ||
+        die "installing pip $PIP_FOR_HOST into $tc/pip failed"
+fi
+summary=("pulumi v$cli_v" "pulumi-language-python $host_pkg $host_ver")
+if ((!engine_only)); then
+    for p in "command $command_v $command_bin" "proxmoxve $proxmoxve_v $proxmoxve_bin"; do
+        read -r name version file <<<"$p"
+        PULUMI_HOME=$home "$bin/pulumi" plugin install resource "$name" "$version" --file "$file" >&2 ||
+            die "pulumi plugin install resource $name $version --file $file failed"
+    done
+    plugins=$(PULUMI_HOME=$home "$bin/pulumi" plugin ls) || die "pulumi plugin ls failed"
+    for p in "command $command_v" "proxmoxve $proxmoxve_v"; do
+        read -r name version <<<"$p"
+        grep -Eq "^$name +resource +$version " <<<"$plugins" ||
+            die "plugin $name $version is not listed by 'pulumi plugin ls' after install"
+    done
+    summary+=("command $command_v $command_ver" "proxmoxve $proxmoxve_v $proxmoxve_ver")
+fi
+printf '%s\n' "${summary[@]}" "${warnings[@]}" >"$marker"
 
 show_versions
 if ((${#timings[@]})); then log "build times: $(IFS=';'; echo "${timings[*]}")"; fi

@@ -33,8 +33,9 @@ find_pulumi() {
 }
 
 no_engine() {
-  log "WARNING: no Pulumi CLI here (install it: https://www.pulumi.com/docs/install/; .ci/toolchain.sh could not"
-  log "build one). Replaying the lab stack's steps WITHOUT the Pulumi engine: no state, no preview, no diff."
+  log "WARNING: no Pulumi CLI with the command provider plugin here (install them: https://www.pulumi.com/docs/install/;"
+  log ".ci/toolchain.sh could not build them here: see its errors). Replaying the lab stack's steps WITHOUT the Pulumi"
+  log "engine: no state, no preview, no diff."
 }
 
 export PATH="$HOME/.local/bin:$PATH"

@@ -3,6 +3,7 @@
 #   - Debian packages the tests use: shellcheck, cloud-init (for `cloud-init schema`), curl, openssh-client
 #   - uv, and the locked Python environment in .venv (uv sync --frozen)
 #   - a running Docker engine for the lab (lab/ensure-docker.sh installs docker.io if needed and starts dockerd)
+#   - Go for building the Pulumi engine (scripts/ensure-go.sh: the machine's if new enough, else a pinned one)
 # Needs root (or sudo) for apt-get. Prints what it installed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,4 +30,5 @@ command -v uv >/dev/null || { log "error: uv is not on PATH after installing it"
 # Bytecode compiled once here: the program imports large provider SDKs on every run.
 uv sync --frozen --quiet --compile-bytecode
 bash lab/ensure-docker.sh
-log "ready: $(uv run --frozen python --version), shellcheck $(shellcheck --version | sed -n 's/^version: //p'), cloud-init $(cloud-init --version 2>&1 | awk '{print $2}'), docker $(docker version --format '{{.Server.Version}}')"
+go=$(bash scripts/ensure-go.sh) # the engine tests build the Pulumi CLI and language host with it (.ci/toolchain.sh)
+log "ready: $(uv run --frozen python --version), shellcheck $(shellcheck --version | sed -n 's/^version: //p'), cloud-init $(cloud-init --version 2>&1 | awk '{print $2}'), docker $(docker version --format '{{.Server.Version}}'), $("$go" version)"
