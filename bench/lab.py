@@ -25,7 +25,7 @@ from components.docker_stack import html_dir, page_sha256  # noqa: E402
 from lab import replay  # noqa: E402
 from lab.program import run_program, with_secrets  # noqa: E402
 from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES, lab_stack_config  # noqa: E402
-from lab.steps import PROJECT, docker, eventually, fetch, lab, step  # noqa: E402
+from lab.steps import PROJECT, eventually, lab, node_state, request_loop, running_on, step  # noqa: E402
 
 SHARED = "/mnt/cephfs"
 STACK = StackConfig(image=LAB_NGINX_IMAGE, resolve_image="never", deploy_timeout_s=120)
@@ -52,49 +52,30 @@ def edit_round_trip(page: str) -> None:
 def failover(page: str) -> dict:
     """Stop the last node; hammer the others; time Down and convergence; start it again."""
     victim, survivors = LAB_NODES[-1], LAB_NODES[:-1]
-    latencies, failures = [], 0
+    times: dict[str, float] = {}
+
+    def watch() -> None:
+        if "down" not in times and node_state(MASTER[1], victim[0]) == "down":
+            times["down"] = time.monotonic() - stopped
+        if "down" in times and "converged" not in times:
+            if running_on(MASTER[1], f"{STACK.name}_web") == sorted(n[0] for n in survivors):
+                times["converged"] = time.monotonic() - stopped
+
     subprocess.run(["docker", "stop", "-t", "1", victim[0]], check=True, capture_output=True)
     stopped = time.monotonic()
-    down_s = converged_s = None
     try:
-        while time.monotonic() - stopped < FAILOVER_S:
-            for node in survivors:
-                t = time.monotonic()
-                try:
-                    failures += fetch(node[1], PORT) != page
-                except OSError:
-                    failures += 1
-                latencies.append(time.monotonic() - t)
-            if down_s is None and docker(MASTER[1], "node", "inspect", "-f", "{{.Status.State}}", victim[0]) == "down":
-                down_s = time.monotonic() - stopped
-            if converged_s is None and down_s is not None:
-                states = docker(
-                    MASTER[1],
-                    "service",
-                    "ps",
-                    f"{STACK.name}_web",
-                    "--filter",
-                    "desired-state=running",
-                    "--format",
-                    "{{.Node}} {{.CurrentState}}",
-                ).splitlines()
-                if sorted(s.split()[0] for s in states if " Running" in s) == sorted(n[0] for n in survivors):
-                    converged_s = time.monotonic() - stopped
+        latencies, failures = request_loop([n[1] for n in survivors], PORT, page, FAILOVER_S, between=watch)
     finally:
         subprocess.run(["docker", "start", victim[0]], check=True, capture_output=True)
-    back_s = eventually(
-        lambda: docker(MASTER[1], "node", "inspect", "-f", "{{.Status.State}}", victim[0]) == "ready",
-        120,
-        "the node to rejoin",
-    )
+    back_s = eventually(lambda: node_state(MASTER[1], victim[0]) == "ready", 120, "the node to rejoin")
     latencies.sort()
     return {
         "requests": len(latencies),
         "failed": failures,
         "p50 ms": 1000 * statistics.median(latencies),
         "p99 ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-        "node Down after s": down_s,
-        "tasks on survivors after s": converged_s,
+        "node Down after s": times.get("down"),
+        "tasks on survivors after s": times.get("converged"),
         "node Ready again after s": back_s,
     }
 

@@ -79,3 +79,33 @@ def eventually(check, timeout_s: float, what: str, interval_s: float = 0.5) -> f
         if time.monotonic() - started > timeout_s:
             raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
         time.sleep(interval_s)
+
+
+def node_state(manager_ip: str, node: str) -> str:
+    """The Swarm's view of ``node`` (ready, down, ...), asked of the manager."""
+    return docker(manager_ip, "node", "inspect", "-f", "{{.Status.State}}", node)
+
+
+def running_on(manager_ip: str, service: str) -> list[str]:
+    """The nodes where ``service`` has a task that should run and does (sorted)."""
+    fmt = "{{.Node}} {{.CurrentState}}"
+    out = docker(manager_ip, "service", "ps", service, "--filter", "desired-state=running", "--format", fmt)
+    return sorted(t.split()[0] for t in out.splitlines() if " Running" in t)
+
+
+def request_loop(ips: list[str], port: int, page: str, seconds: float, between=None) -> tuple[list[float], int]:
+    """Fetch the page from every address in turn for ``seconds``; returns (latencies, failed requests). A request
+    fails when it errors or returns anything but ``page``. ``between()`` runs after each round."""
+    latencies, failures = [], 0
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        for ip in ips:
+            t = time.monotonic()
+            try:
+                failures += fetch(ip, port) != page
+            except OSError:
+                failures += 1
+            latencies.append(time.monotonic() - t)
+        if between is not None:
+            between()
+    return latencies, failures

@@ -8,14 +8,13 @@ What this does not cover: the Pulumi engine driving these steps (the engine cann
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 
 from components.config import StackConfig
 from components.docker_stack import deploy_environment, html_dir, page_sha256
 from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES
-from lab.steps import PROJECT, eventually, step
+from lab.steps import PROJECT, eventually, node_state, request_loop, running_on, step
 from lab.steps import docker as lab_docker
 from lab.steps import fetch as lab_fetch
 
@@ -104,42 +103,17 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
     # Failover: stop one node; the two others keep serving without a single failed request.
     subprocess.run(["docker", "stop", "-t", "1", WORKER2[0]], check=True, capture_output=True)
     try:
-        failures, requests, started = 0, 0, time.monotonic()
-        while time.monotonic() - started < 20:
-            for node in (MASTER, WORKER1):
-                requests += 1
-                try:
-                    failures += fetch(node[1]) != PAGE
-                except OSError:
-                    failures += 1
-        assert requests > 20 and failures == 0, f"{failures}/{requests} requests failed during failover"
+        latencies, failures = request_loop([MASTER[1], WORKER1[1]], STACK.published_port, PAGE, 20)
+        assert len(latencies) > 20 and failures == 0, f"{failures}/{len(latencies)} requests failed during failover"
+        eventually(lambda: node_state(MASTER[1], WORKER2[0]) == "down", 60, "the stopped node to be Down")
         eventually(
-            lambda: docker(MASTER, "node", "inspect", "-f", "{{.Status.State}}", WORKER2[0]) == "down",
-            60,
-            "the stopped node to be Down",
-        )
-        running = lambda: docker(
-            MASTER,
-            "service",
-            "ps",
-            f"{STACK.name}_web",
-            "--filter",
-            "desired-state=running",  # noqa: E731
-            "--format",
-            "{{.Node}} {{.CurrentState}}",
-        ).splitlines()
-        eventually(
-            lambda: sorted(t.split()[0] for t in running() if " Running" in t) == [MASTER[0], WORKER1[0]],
+            lambda: running_on(MASTER[1], f"{STACK.name}_web") == sorted([MASTER[0], WORKER1[0]]),
             60,
             "the service to run on the two survivors",
         )
     finally:
         subprocess.run(["docker", "start", WORKER2[0]], check=True, capture_output=True)
-    eventually(
-        lambda: docker(MASTER, "node", "inspect", "-f", "{{.Status.State}}", WORKER2[0]) == "ready",
-        90,
-        "the node to rejoin",
-    )
+    eventually(lambda: node_state(MASTER[1], WORKER2[0]) == "ready", 90, "the node to rejoin")
     ssh(WORKER2, "serve-check.sh", f"http://{WORKER2[1]}:{STACK.published_port}/", sha, 90)
 
     # Edit the page: every node serves the new one.
