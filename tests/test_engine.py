@@ -13,6 +13,7 @@ import pytest
 
 from lab.engine import Project, build_toolchain
 from lab.program import FAKE_API_TOKEN, FAKE_SSH_KEY, stack_config
+from lab.stack_config import lab_stack_config
 
 pytestmark = pytest.mark.engine
 
@@ -58,11 +59,18 @@ def test_a_secret_set_in_clear_is_refused_by_name(project):
     )
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+def committed_config(stack: str) -> tuple[dict, dict]:
+    """A stack's config as committed (the lab's as lab/stack_config.py writes it) and the secrets it needs."""
+    if stack == "lab":
+        return lab_stack_config()["config"], {"swarm-ceph:sshPrivateKey": FAKE_SSH_KEY}
+    return stack_config(stack), SECRETS
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "lab"])
 def test_the_program_runs_under_the_real_engine_up_to_the_provider_plugins(project, stack):
     """The committed stack config, read by the engine, evaluates: the components are planned, and the only errors
     are the provider plugins this workplace cannot build (with the plugins installed there would be none)."""
-    project.stack(stack, stack_config(stack), SECRETS)
+    project.stack(stack, *committed_config(stack))
     done = project.pulumi("preview", "--json")
     report = json.loads(done.stdout)
     errors = [d["message"] for d in report.get("diagnostics", []) if d.get("severity") == "error"]
