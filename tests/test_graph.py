@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from lab.program import PROJECT, run_program, stack_config, with_secrets
+from lab.stack_config import lab_stack_config
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
 REMOTE = "command:remote:Command"
@@ -248,8 +249,6 @@ def test_bad_config_fails_before_any_resource():
 
 
 def test_lab_stack_config_evaluates_in_hosts_mode():
-    from lab.stack_config import lab_stack_config
-
     cfg = lab_stack_config()["config"]
     run = run_program(*with_secrets(cfg), stack="lab")
     hosts = sorted(r.inputs["connection"]["host"] for r in run.commands("wait-ready.sh"))
@@ -300,3 +299,17 @@ def test_stack_outputs(dev_run):
         "sharedPath": "/mnt/cephfs",
         "cephFilesystem": "cephfs",
     }
+
+
+@pytest.mark.parametrize("stack", ["dev", "lab"])
+def test_every_remote_step_waits_for_its_hosts_readiness(stack, dev_run):
+    """A step's host answers before the step runs, and at destroy time the step is undone before its host goes
+    (in hosts mode too, where no VM stands behind the readiness step)."""
+    run = dev_run if stack == "dev" else run_program(*with_secrets(lab_stack_config()["config"]), stack="lab")
+    ready = {r.inputs["connection"]["host"]: r for r in run.commands("wait-ready.sh")}
+    assert len(ready) == 3
+    steps = [s for s in run.of_type(REMOTE) if s.inputs["connection"]["host"] in ready]
+    assert len(steps) > 3 * 5
+    for step in steps:
+        own = ready[step.inputs["connection"]["host"]]
+        assert step is own or run.depends_on(step, own), step.name
