@@ -97,10 +97,11 @@ def _names(plan: list[list]) -> list[list[str]]:
 
 def main(action: str) -> None:
     """`python -m lab.replay up|down`: the lab stack's steps without the Pulumi engine (see scripts/demo.sh)."""
-    from lab.program import run_program, with_secrets
+    from lab.program import close_runtime, run_program, with_secrets
     from lab.stack_config import lab_stack_config
 
     run = run_program(*with_secrets(lab_stack_config()["config"]), stack="lab")
+    close_runtime()
     if action == "up":
         plan = Replay().up(run)["created"]
         print(f"replayed {sum(map(len, plan))} steps in {len(plan)} waves; the page, on every node:")
