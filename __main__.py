@@ -1,5 +1,7 @@
 """swarm-ceph: Docker Swarm + MicroCeph + CephFS + an nginx stack, on Proxmox VE clones or on hosts you bring."""
 
+import gc
+
 import pulumi
 
 from components.cephfs import CephFSMount, CephFSMountArgs, SharedPath, SharedPathArgs
@@ -11,6 +13,11 @@ from components.proxmox_common import make_provider
 from components.security_group import SecurityGroup, SecurityGroupArgs, group_name
 from components.swarm import SwarmCluster, SwarmClusterArgs
 from components.template_vm import TemplateVM, TemplateVMArgs
+
+# The evaluation allocates many short-lived objects (Outputs, futures and tasks for every input): with CPython's
+# default thresholds the cyclic collector runs hundreds of times over the heap of the imported SDKs, about 0.3 s of
+# a 30-node evaluation (bench/graph.py). Collect rarely: the process lives for one run of the program.
+gc.set_threshold(100_000, 50, 100)
 
 try:
     settings = load_settings()
