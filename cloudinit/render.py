@@ -2,7 +2,8 @@
 
 The template's first boot installs what every node needs (Docker from Docker's apt repository as the guide does,
 the MicroCeph snap held at its version, ceph-common, the QEMU guest agent). A node's user-data only gives the clone
-its identity: hostname and login keys (custom user-data replaces what PVE would set, hostname included).
+its identity: hostname, login keys and SSH host key (custom user-data replaces what PVE would set, hostname
+included).
 """
 
 from __future__ import annotations
@@ -40,11 +41,39 @@ def _user(name: str, public_keys: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _host_key(doc: dict[str, Any], private: str | None, public: str | None) -> None:
+    """Give the VM this SSH host key and no other (so that a pinned key is the one its sshd offers)."""
+    if private is None or public is None:
+        if private is not None or public is not None:
+            raise ValueError("a host key needs both its private and its public part")
+        return
+    doc["ssh_deletekeys"] = True
+    doc["ssh_genkeytypes"] = ["ed25519"]  # generated only when missing: the given key stays the only one
+    doc["ssh_keys"] = {"ed25519_private": private, "ed25519_public": public}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (keys) as literal blocks, as one would write them by hand."""
+
+
+_Dumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None),
+)
+
+
 def _dump(doc: dict[str, Any]) -> str:
-    return "#cloud-config\n" + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)
+    return "#cloud-config\n" + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
 
 
-def template_user_data(*, hostname: str, user: str, public_keys: Sequence[str]) -> str:
+def template_user_data(
+    *,
+    hostname: str,
+    user: str,
+    public_keys: Sequence[str],
+    host_key_private: str | None = None,
+    host_key_public: str | None = None,
+) -> str:
     """user-data for the template's one boot: install everything, enable the agent and Docker."""
     doc: dict[str, Any] = {
         "hostname": hostname,
@@ -67,11 +96,20 @@ def template_user_data(*, hostname: str, user: str, public_keys: Sequence[str]) 
             ["snap", "refresh", "--hold", "microceph"],
         ],
     }
+    _host_key(doc, host_key_private, host_key_public)
     return _dump(doc)
 
 
-def node_user_data(*, hostname: str, fqdn: str | None, user: str, public_keys: Sequence[str]) -> str:
-    """user-data for a clone: its own hostname (MicroCeph join tokens are bound to it) and login keys."""
+def node_user_data(
+    *,
+    hostname: str,
+    fqdn: str | None,
+    user: str,
+    public_keys: Sequence[str],
+    host_key_private: str | None = None,
+    host_key_public: str | None = None,
+) -> str:
+    """user-data for a clone: its own hostname (MicroCeph join tokens are bound to it), login keys and host key."""
     doc: dict[str, Any] = {
         "hostname": hostname,
         "preserve_hostname": False,
@@ -84,4 +122,5 @@ def node_user_data(*, hostname: str, fqdn: str | None, user: str, public_keys: S
     }
     if fqdn:
         doc["fqdn"] = fqdn
+    _host_key(doc, host_key_private, host_key_public)
     return _dump(doc)

@@ -14,11 +14,13 @@ from cloudinit import node_user_data, template_user_data
 from components.cephfs import fstab_line, secret_file
 from components.config import NetworkConfig, StackConfig
 from components.docker_stack import deploy_environment, html_dir, page_sha256
+from components.host_keys import derive_host_key
 from components.scripts import SCRIPTS_DIR, script_command, script_text
 from components.security_group import group_name, security_group_rules
 
 SCRIPTS = sorted(p.name for p in SCRIPTS_DIR.glob("*.sh") if p.name != "lib.sh")
 KEYS = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqv0yzfJ9E8n2o1Cq1nVh8vX0xW4m9m0m4V7L3s3a9X op@example"]
+HOST_KEY = derive_host_key("a-seed-of-at-least-32-characters-0123456789", "swarm-worker1")
 
 
 def require(tool: str) -> str:
@@ -33,8 +35,23 @@ def require(tool: str) -> str:
         template_user_data(hostname="debian12-swarm-template", user="debian", public_keys=KEYS),
         node_user_data(hostname="swarm-worker1", fqdn=None, user="debian", public_keys=KEYS),
         node_user_data(hostname="swarm-prod-m1", fqdn="swarm-prod-m1.prod.lan", user="ops", public_keys=KEYS * 2),
+        node_user_data(
+            hostname="swarm-worker1",
+            fqdn=None,
+            user="debian",
+            public_keys=KEYS,
+            host_key_private=HOST_KEY.private_openssh,
+            host_key_public=HOST_KEY.public,
+        ),
+        template_user_data(
+            hostname="debian12-swarm-template",
+            user="debian",
+            public_keys=KEYS,
+            host_key_private=HOST_KEY.private_openssh,
+            host_key_public=HOST_KEY.public,
+        ),
     ],
-    ids=["template", "node", "node-fqdn"],
+    ids=["template", "node", "node-fqdn", "node-host-key", "template-host-key"],
 )
 def test_cloud_config_passes_cloud_init_schema(document, tmp_path):
     require("cloud-init")
@@ -187,3 +204,43 @@ def test_security_group_name_fits_pve_rules():
     assert group_name("dev") == "swarm-dev"
     assert group_name("team.prod-eu-west-1") == "swarm-team-prod-eu"
     assert len(group_name("x" * 40)) == 18
+
+
+def test_host_keys_derive_per_host_and_seed_and_stay_the_same():
+    again = derive_host_key("a-seed-of-at-least-32-characters-0123456789", "swarm-worker1")
+    other_host = derive_host_key("a-seed-of-at-least-32-characters-0123456789", "swarm-worker2")
+    other_seed = derive_host_key("another-seed-of-at-least-32-characters-012", "swarm-worker1")
+    assert again == HOST_KEY  # no randomness: the user-data is the same on every run
+    assert len({HOST_KEY.public, other_host.public, other_seed.public}) == 3
+    assert HOST_KEY.public.startswith("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA") and len(HOST_KEY.public.split()) == 2
+
+
+def test_openssh_reads_the_host_private_key(tmp_path):
+    """The real ssh-keygen parses our OpenSSH encoding and finds the public key we pin."""
+    path = tmp_path / "ssh_host_ed25519_key"
+    path.write_text(HOST_KEY.private_openssh)
+    path.chmod(0o600)
+    result = subprocess.run([require("ssh-keygen"), "-y", "-f", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == HOST_KEY.public.split()
+    broken = tmp_path / "broken"
+    broken.write_text(HOST_KEY.private_openssh.replace("b3BlbnNzaC1rZXktdjE", "b3BlbnNzaC1rZXktdjI"))
+    broken.chmod(0o600)
+    assert subprocess.run([require("ssh-keygen"), "-y", "-f", str(broken)], capture_output=True).returncode != 0
+
+
+def test_node_user_data_carries_the_host_key_and_no_other():
+    doc = yaml.safe_load(
+        node_user_data(
+            hostname="swarm-worker1",
+            fqdn=None,
+            user="debian",
+            public_keys=KEYS,
+            host_key_private=HOST_KEY.private_openssh,
+            host_key_public=HOST_KEY.public,
+        )
+    )
+    assert doc["ssh_keys"] == {"ed25519_private": HOST_KEY.private_openssh, "ed25519_public": HOST_KEY.public}
+    assert doc["ssh_deletekeys"] is True and doc["ssh_genkeytypes"] == ["ed25519"]
+    with pytest.raises(ValueError):
+        node_user_data(hostname="n", fqdn=None, user="debian", public_keys=KEYS, host_key_public=HOST_KEY.public)
