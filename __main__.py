@@ -51,6 +51,7 @@ if settings.infrastructure == "proxmox":
             ssh=settings.ssh,
             private_key=private_key,
             api_token=pulumi.Output.secret(settings.secrets.proxmox_api_token.get_secret_value()),
+            host_key_seed=settings.secrets.host_key_seed,
         ),
         on_pve,
     )
@@ -66,6 +67,7 @@ if settings.infrastructure == "proxmox":
                 template_vm_id=template.vm_id,
                 template_ready=template.ready,
                 security_group=group.name,
+                host_key_seed=settings.secrets.host_key_seed,
             ),
             on_pve,
         ).handle

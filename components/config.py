@@ -23,6 +23,7 @@ from pydantic.alias_generators import to_camel
 NAMESPACE = "swarm-ceph"
 MAX_MANAGERS = 7
 MIN_CEPH_NODES = 3
+MIN_SEED_CHARS = 32
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 API_TOKEN = re.compile(r"^[^@\s]+@[^!\s]+![^=\s]+=[0-9a-fA-F-]{36}$")
@@ -32,6 +33,7 @@ SECRET_KEYS = {
     "proxmoxApiToken": "pulumi config set --secret swarm-ceph:proxmoxApiToken 'root@pam!pulumi=<uuid>'",
     "sshPrivateKey": "pulumi config set --secret swarm-ceph:sshPrivateKey < ~/.ssh/id_ed25519",
     "proxmoxSshPrivateKey": "pulumi config set --secret swarm-ceph:proxmoxSshPrivateKey < ~/.ssh/id_pve",
+    "hostKeySeed": 'pulumi config set --secret swarm-ceph:hostKeySeed "$(openssl rand -hex 32)"',
 }
 
 
@@ -150,6 +152,7 @@ class Secrets(Model):
     proxmox_api_token: SecretStr | None = None
     ssh_private_key: SecretStr | None = None
     proxmox_ssh_private_key: SecretStr | None = None
+    host_key_seed: SecretStr | None = None  # the VMs' SSH host keys derive from it (components/host_keys.py)
 
 
 class StackSettings(Model):
@@ -283,6 +286,16 @@ def check_settings(s: StackSettings) -> list[str]:
             p.append(
                 f"{ns}:proxmoxApiToken is not of the form user@realm!tokenid=uuid. Fix: "
                 f"`{SECRET_KEYS['proxmoxApiToken']}`"
+            )
+        seed = s.secrets.host_key_seed
+        if seed is None:
+            p.append(
+                f"{ns}:hostKeySeed is missing (the VMs' SSH host keys derive from it, so that every remote step can "
+                f"check whom it talks to). Fix: `{SECRET_KEYS['hostKeySeed']}`"
+            )
+        elif len(seed.get_secret_value()) < MIN_SEED_CHARS:
+            p.append(
+                f"{ns}:hostKeySeed is shorter than {MIN_SEED_CHARS} characters. Fix: `{SECRET_KEYS['hostKeySeed']}`"
             )
         if net.gateway not in net.cidr:
             p.append(

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_proxmoxve as proxmoxve
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cloudinit import node_user_data
 
 from .config import NetworkConfig, NodeConfig, ProxmoxConfig, SshConfig
+from .host_keys import derive_host_key
 from .proxmox_common import common_vm_args, initialization, nic, snippet
 from .remote import NodeHandle, run_script
 
@@ -68,6 +69,7 @@ class NodeVMArgs(BaseModel):
     template_vm_id: int
     template_ready: object  # pulumi.Resource: the template exists once it has run
     security_group: object  # pulumi.Output[str]: the security group's name
+    host_key_seed: SecretStr  # the VM's SSH host key derives from it (host_keys.py)
 
 
 class NodeVM(pulumi.ComponentResource):
@@ -81,12 +83,17 @@ class NodeVM(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         fqdn = f"{node.name}.{args.network.search_domain}" if args.network.search_domain else None
+        host_key = derive_host_key(args.host_key_seed.get_secret_value(), node.name)
+        user_data = node_user_data(
+            hostname=node.name,
+            fqdn=fqdn,
+            user=args.ssh.user,
+            public_keys=args.ssh.public_keys,
+            host_key_private=host_key.private_openssh,
+            host_key_public=host_key.public,
+        )
         self.user_data = snippet(
-            f"{name}-user-data",
-            pve,
-            f"{node.name}-user-data.yaml",
-            node_user_data(hostname=node.name, fqdn=fqdn, user=args.ssh.user, public_keys=args.ssh.public_keys),
-            child,
+            f"{name}-user-data", pve, f"{node.name}-user-data.yaml", pulumi.Output.secret(user_data), child
         )
         self.vm = proxmoxve.VmLegacy(
             name,
@@ -138,7 +145,6 @@ class NodeVM(pulumi.ComponentResource):
             rules=[proxmoxve.firewall.RulesLegacyRuleArgs(security_group=args.security_group, iface="net0")],
             opts=vm_child,
         )
-        self.handle = _ready(
-            self, _handle(node, args.ssh, args.private_key), [self.vm, self.firewall_options, self.firewall_rules]
-        )
+        handle = _handle(node, args.ssh, args.private_key).model_copy(update={"host_key": host_key.public})
+        self.handle = _ready(self, handle, [self.vm, self.firewall_options, self.firewall_rules])
         self.register_outputs({"vm_id": node.vm_id, "ip": str(node.ip)})

@@ -28,8 +28,9 @@ def make_provider(name: str, pve: ProxmoxConfig, secrets: Secrets) -> proxmoxve.
     )
 
 
-def snippet(name: str, pve: ProxmoxConfig, file_name: str, data: str, opts: pulumi.ResourceOptions):
-    """A cloud-init user-data snippet on the PVE node (uploaded over the provider's SSH connection)."""
+def snippet(name: str, pve: ProxmoxConfig, file_name: str, data: pulumi.Input[str], opts: pulumi.ResourceOptions):
+    """A cloud-init user-data snippet on the PVE node (uploaded over the provider's SSH connection). User-data that
+    holds a private host key comes as a secret Output, so that the state keeps it encrypted."""
     return proxmoxve.FileLegacy(
         name,
         node_name=pve.node_name,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pulumi
 import pulumi_command as command
 import pulumi_proxmoxve as proxmoxve
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cloudinit import template_user_data
 
 from .config import ImageConfig, NetworkConfig, ProxmoxConfig, SshConfig, TemplateConfig
+from .host_keys import derive_host_key
 from .proxmox_common import common_vm_args, initialization, nic, snippet
 from .remote import NodeHandle, run_script
 from .scripts import script_command
@@ -26,6 +27,7 @@ class TemplateVMArgs(BaseModel):
     ssh: SshConfig
     private_key: object  # pulumi.Output[str], secret
     api_token: object  # pulumi.Output[str], secret
+    host_key_seed: SecretStr  # the build VM's SSH host key derives from it (host_keys.py)
 
 
 class TemplateVM(pulumi.ComponentResource):
@@ -49,12 +51,16 @@ class TemplateVM(pulumi.ComponentResource):
             upload_timeout=1800,
             opts=child,
         )
+        host_key = derive_host_key(args.host_key_seed.get_secret_value(), t.name)
+        user_data = template_user_data(
+            hostname=t.name,
+            user=args.ssh.user,
+            public_keys=args.ssh.public_keys,
+            host_key_private=host_key.private_openssh,
+            host_key_public=host_key.public,
+        )
         self.user_data = snippet(
-            f"{name}-user-data",
-            pve,
-            f"{t.name}-user-data.yaml",
-            template_user_data(hostname=t.name, user=args.ssh.user, public_keys=args.ssh.public_keys),
-            child,
+            f"{name}-user-data", pve, f"{t.name}-user-data.yaml", pulumi.Output.secret(user_data), child
         )
         self.vm = proxmoxve.VmLegacy(
             name,
@@ -99,6 +105,7 @@ class TemplateVM(pulumi.ComponentResource):
             private_key=args.private_key,
             dial_error_limit=args.ssh.dial_error_limit,
             per_dial_timeout=args.ssh.per_dial_timeout,
+            host_key=host_key.public,
         )
         self.seal = run_script(
             f"{name}-seal", host, "template-seal.sh", [SEAL_TIMEOUT_S], parent=self, depends_on=[self.vm]

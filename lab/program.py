@@ -35,6 +35,7 @@ FAKE_TOKENS = {
     "worker": "SWMTKN-1-0fakeworkertoken0000000000000000000000000000000000-workerpart0000000000000",
     "manager": "SWMTKN-1-0fakemanagertoken000000000000000000000000000000000-managerpart000000000000",
 }
+FAKE_HOST_KEY_SEED = "fake-host-key-seed-0123456789abcdef0123456789abcdef"
 FAKE_CEPH_TOKEN_PREFIX = "eyJmYWtlLW1pY3JvY2VwaC10b2tlbiI6"
 
 
@@ -202,7 +203,8 @@ def with_secrets(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     cfg["swarm-ceph:sshPrivateKey"] = FAKE_SSH_KEY
     if cfg.get("swarm-ceph:infrastructure", "proxmox") == "proxmox":
         cfg["swarm-ceph:proxmoxApiToken"] = FAKE_API_TOKEN
-        secrets.append("swarm-ceph:proxmoxApiToken")
+        cfg["swarm-ceph:hostKeySeed"] = FAKE_HOST_KEY_SEED
+        secrets += ["swarm-ceph:proxmoxApiToken", "swarm-ceph:hostKeySeed"]
     return cfg, secrets
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from components.config import ConfigError, RawValue, parse_settings
-from lab.program import FAKE_API_TOKEN, FAKE_SSH_KEY, stack_config
+from lab.program import FAKE_API_TOKEN, FAKE_HOST_KEY_SEED, FAKE_SSH_KEY, stack_config
 
 NS = "swarm-ceph:"
 
@@ -27,7 +27,7 @@ def dev(**overrides) -> dict:
     return cfg
 
 
-GOOD_SECRETS = {"proxmoxApiToken": FAKE_API_TOKEN, "sshPrivateKey": FAKE_SSH_KEY}
+GOOD_SECRETS = {"proxmoxApiToken": FAKE_API_TOKEN, "sshPrivateKey": FAKE_SSH_KEY, "hostKeySeed": FAKE_HOST_KEY_SEED}
 
 
 def problems(config: dict, secrets: dict | None = GOOD_SECRETS) -> list[str]:
@@ -125,9 +125,29 @@ def test_existing_storage_needs_its_path():
 
 
 def test_missing_ssh_private_key_rejected():
-    message = one_problem(dev(), {"proxmoxApiToken": FAKE_API_TOKEN})
+    message = one_problem(dev(), {"proxmoxApiToken": FAKE_API_TOKEN, "hostKeySeed": FAKE_HOST_KEY_SEED})
     assert message.startswith(NS + "sshPrivateKey is missing")
     assert "pulumi config set --secret swarm-ceph:sshPrivateKey" in message
+
+
+def test_missing_host_key_seed_rejected():
+    message = one_problem(dev(), {"proxmoxApiToken": FAKE_API_TOKEN, "sshPrivateKey": FAKE_SSH_KEY})
+    assert message.startswith(NS + "hostKeySeed is missing")
+    assert 'pulumi config set --secret swarm-ceph:hostKeySeed "$(openssl rand -hex 32)"' in message
+
+
+def test_short_host_key_seed_rejected():
+    message = one_problem(dev(), {**GOOD_SECRETS, "hostKeySeed": "too-short"})
+    assert message.startswith(NS + "hostKeySeed is shorter than 32 characters")
+    assert "too-short" not in message  # the value itself is never echoed
+
+
+def test_host_key_seed_in_clear_text_rejected():
+    raw = raw_of(dev(), {"proxmoxApiToken": FAKE_API_TOKEN, "sshPrivateKey": FAKE_SSH_KEY})
+    raw["hostKeySeed"] = RawValue(FAKE_HOST_KEY_SEED, False)
+    with pytest.raises(ConfigError) as info:
+        parse_settings(raw)
+    assert any(p.startswith(NS + "hostKeySeed is stored in clear text") for p in info.value.problems)
 
 
 def test_missing_public_keys_rejected():
@@ -136,7 +156,7 @@ def test_missing_public_keys_rejected():
 
 
 def test_secret_in_clear_text_rejected():
-    raw = raw_of(dev(), {"proxmoxApiToken": FAKE_API_TOKEN})
+    raw = raw_of(dev(), {"proxmoxApiToken": FAKE_API_TOKEN, "hostKeySeed": FAKE_HOST_KEY_SEED})
     raw["sshPrivateKey"] = RawValue(FAKE_SSH_KEY, False)
     with pytest.raises(ConfigError) as info:
         parse_settings(raw)
@@ -144,7 +164,9 @@ def test_secret_in_clear_text_rejected():
 
 
 def test_malformed_api_token_rejected():
-    message = one_problem(dev(), {"proxmoxApiToken": "root:secret", "sshPrivateKey": FAKE_SSH_KEY})
+    message = one_problem(
+        dev(), {"proxmoxApiToken": "root:secret", "sshPrivateKey": FAKE_SSH_KEY, "hostKeySeed": FAKE_HOST_KEY_SEED}
+    )
     assert message.startswith(NS + "proxmoxApiToken is not of the form")
     assert "root:secret" not in message  # the value itself is never echoed
 
@@ -174,7 +196,8 @@ def test_enum_values_checked():
 
 def test_all_problems_reported_at_once():
     found = problems(
-        dev(nodes=nodes_with(n1={"ip": "10.10.9.9"}, n2={"name": "BAD"})), {"proxmoxApiToken": FAKE_API_TOKEN}
+        dev(nodes=nodes_with(n1={"ip": "10.10.9.9"}, n2={"name": "BAD"})),
+        {"proxmoxApiToken": FAKE_API_TOKEN, "hostKeySeed": FAKE_HOST_KEY_SEED},
     )
     keys = sorted(p.split(" ")[0] for p in found)
     assert keys == [NS + "nodes[1].ip", NS + "nodes[2].name", NS + "sshPrivateKey"]

@@ -12,12 +12,16 @@ import json
 import pytest
 
 from lab.engine import Project, build_toolchain
-from lab.program import FAKE_API_TOKEN, FAKE_SSH_KEY, stack_config
+from lab.program import FAKE_API_TOKEN, FAKE_HOST_KEY_SEED, FAKE_SSH_KEY, stack_config
 from lab.stack_config import lab_stack_config
 
 pytestmark = pytest.mark.engine
 
-SECRETS = {"swarm-ceph:proxmoxApiToken": FAKE_API_TOKEN, "swarm-ceph:sshPrivateKey": FAKE_SSH_KEY}
+SECRETS = {
+    "swarm-ceph:proxmoxApiToken": FAKE_API_TOKEN,
+    "swarm-ceph:sshPrivateKey": FAKE_SSH_KEY,
+    "swarm-ceph:hostKeySeed": FAKE_HOST_KEY_SEED,
+}
 MISSING_PLUGIN = "no resource plugin 'pulumi-resource-"
 
 
@@ -45,7 +49,7 @@ def test_bad_config_stops_the_real_engine_before_any_resource(project):
     assert "swarm-ceph:nodes[1].ip 10.10.9.11 is outside network.cidr 10.10.1.0/24. Fix:" in out
     assert [r["type"] for r in project.resources()] == ["pulumi:pulumi:Stack"]  # nothing but the stack itself
     assert FAKE_SSH_KEY not in out and not project.files_containing("FAKE-KEY")
-    assert not project.files_containing(FAKE_API_TOKEN)
+    assert not project.files_containing(FAKE_API_TOKEN) and not project.files_containing(FAKE_HOST_KEY_SEED)
 
 
 def test_a_secret_set_in_clear_is_refused_by_name(project):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
-from lab.program import PROJECT, run_program, stack_config, with_secrets
+from components.host_keys import derive_host_key
+from lab.program import FAKE_HOST_KEY_SEED, PROJECT, run_program, stack_config, with_secrets
 from lab.stack_config import lab_stack_config
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
@@ -313,3 +315,22 @@ def test_every_remote_step_waits_for_its_hosts_readiness(stack, dev_run):
     for step in steps:
         own = ready[step.inputs["connection"]["host"]]
         assert step is own or run.depends_on(step, own), step.name
+
+
+def test_every_remote_step_on_a_vm_pins_that_vm_s_host_key(dev_run):
+    """The key derived for the VM (and put into its user-data) is the only one its steps accept."""
+    vms = {r.inputs["name"]: r for r in dev_run.of_type(VM)}
+    user_data = {
+        s.inputs["sourceRaw"]["fileName"]: yaml.safe_load(s.inputs["sourceRaw"]["data"])
+        for s in dev_run.of_type("proxmoxve:index/fileLegacy:FileLegacy")
+    }
+    addresses = {"10.10.1.9": "debian12-swarm-template"}
+    addresses |= {f"10.10.1.{10 + i}": n for i, n in enumerate(["swarm-master", "swarm-worker1", "swarm-worker2"])}
+    steps = [s for s in dev_run.of_type(REMOTE) if s.inputs["connection"]["host"] in addresses]
+    assert len(steps) == len(dev_run.of_type(REMOTE)) > 20
+    for step in steps:
+        name = addresses[step.inputs["connection"]["host"]]
+        key = derive_host_key(FAKE_HOST_KEY_SEED, name)
+        assert name in vms and step.inputs["connection"]["hostKey"] == key.public, step.name
+        doc = user_data[f"{name}-user-data.yaml"]
+        assert doc["ssh_keys"] == {"ed25519_private": key.private_openssh, "ed25519_public": key.public}

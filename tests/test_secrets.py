@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-from lab.program import FAKE_API_TOKEN, FAKE_CEPH_TOKEN_PREFIX, FAKE_SSH_KEY, FAKE_TOKENS, is_secret
+from components.host_keys import derive_host_key
+from lab.program import (
+    FAKE_API_TOKEN,
+    FAKE_CEPH_TOKEN_PREFIX,
+    FAKE_HOST_KEY_SEED,
+    FAKE_SSH_KEY,
+    FAKE_TOKENS,
+    is_secret,
+)
 
 SECRET_VALUES = [FAKE_API_TOKEN, FAKE_SSH_KEY, *FAKE_TOKENS.values(), FAKE_CEPH_TOKEN_PREFIX]
 TOKEN_STEPS = ["swarm-token.sh", "microceph-add.sh"]
@@ -80,3 +88,20 @@ def test_api_token_and_private_keys_are_secret(run):
 def test_no_step_passes_the_previous_output_in_its_environment(run):
     for step in run.of_type("command:remote:Command"):
         assert step.inputs["addPreviousOutputInEnv"] is False, step.name
+
+
+def test_host_private_keys_and_their_seed_never_in_clear(run):
+    """The VMs' user-data holds their private SSH host keys: the snippets are secret inputs, and neither a key nor
+    the seed it derives from shows in clear anywhere."""
+    vms = [r for r in run.of_type("proxmoxve:index/vmLegacy:VmLegacy")]
+    keys = [derive_host_key(FAKE_HOST_KEY_SEED, vm.inputs["name"]).private_openssh for vm in vms]
+    assert len(set(keys)) == len(vms) >= 4  # the template and the nodes, each its own key
+    snippets = run.of_type("proxmoxve:index/fileLegacy:FileLegacy")
+    assert len(snippets) == len(vms)
+    for snippet in snippets:
+        assert is_secret(snippet.raw_inputs["sourceRaw"]) or is_secret(snippet.raw_inputs["sourceRaw"]["data"])
+    bodies = [key.splitlines()[2] for key in keys]  # a line of base64 that only the private key contains
+    for resource in run.resources.values():
+        clear = json.dumps(list(_clear_parts(resource.raw_inputs)))
+        assert FAKE_HOST_KEY_SEED not in clear, resource.name
+        assert not any(body in clear for body in bodies), f"{resource.name} carries a private host key in clear"
