@@ -55,6 +55,12 @@ class ExistingHost(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ExistingHostArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swarm-ceph:index:ExistingHost", name, None, opts)
+        if args.node.host_key is None:
+            pulumi.log.warn(
+                f"{name}: nodes[].hostKey is not set, so the remote steps accept any SSH host key on {args.node.ip} "
+                "(and send it secrets). Fix: set it to the host's public key (ssh-keyscan -t ed25519 HOST)",
+                resource=self,
+            )
         self.handle = _ready(self, _handle(args.node, args.ssh, args.private_key), [])
         self.register_outputs({"ip": self.handle.ip})
 

@@ -209,7 +209,7 @@ def test_prod_stack_evaluates(prod_run):
     assert "10.10.2.21,10.10.2.22,10.10.2.23:/ /mnt/cephfs ceph" in mount.inputs["create"]
 
 
-def test_hosts_mode_creates_no_proxmox_resources_and_uses_the_shared_path():
+def test_hosts_mode_creates_no_proxmox_resources_and_uses_the_shared_path(caplog):
     cfg = {
         k: v
         for k, v in stack_config("dev").items()
@@ -226,9 +226,13 @@ def test_hosts_mode_creates_no_proxmox_resources_and_uses_the_shared_path():
     cfg["swarm-ceph:nodes"] = [
         dict(n, hostKey=host_key) if n["name"] == "swarm-worker1" else n for n in cfg["swarm-ceph:nodes"]
     ]
-    run = run_program(*with_secrets(cfg))
+    with caplog.at_level("WARNING"):
+        run = run_program(*with_secrets(cfg))
     pinned = {r.inputs["connection"]["host"] for r in run.of_type(REMOTE) if r.inputs["connection"].get("hostKey")}
     assert pinned == {"10.10.1.11"}  # the key pins that host's connections only
+    unpinned = sorted(r.message.split(":")[0] for r in caplog.records if "hostKey is not set" in r.message)
+    assert unpinned == ["swarm-master", "swarm-worker2"]  # the others are named, with the fix
+    assert all("ssh-keyscan" in r.message for r in caplog.records if "hostKey is not set" in r.message)
     assert not [
         r
         for r in run.resources.values()
