@@ -60,6 +60,8 @@ class ProxmoxConfig(Model):
     ssh_address: str | None = None  # address of the PVE node for snippet uploads; defaults to the endpoint's host
     disk_datastore: str = "local-lvm"
     snippet_datastore: str = "local"
+    # The snippets hold the VMs' private SSH host keys. The provider sets a mode only for a root@pam login.
+    snippet_file_mode: str | None = Field(default=None, pattern=r"^0?[0-7]{3}$")
     image_datastore: str = "local"
 
     @property

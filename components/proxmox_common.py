@@ -37,6 +37,7 @@ def snippet(name: str, pve: ProxmoxConfig, file_name: str, data: pulumi.Input[st
         datastore_id=pve.snippet_datastore,
         content_type="snippets",
         source_raw=proxmoxve.FileLegacySourceRawArgs(data=data, file_name=file_name),
+        file_mode=pve.snippet_file_mode,
         opts=opts,
     )
 

@@ -230,3 +230,15 @@ def test_host_key_only_in_hosts_mode():
     assert message.startswith(NS + "nodes[1].hostKey is only for infrastructure: hosts")
     message = one_problem(dev(nodes=nodes_with(n1={"hostKey": "not a key"})))
     assert message.startswith(NS + "nodes[1].hostKey")
+
+
+@pytest.mark.parametrize("mode", ["0600", "600", "0640"])
+def test_snippet_file_mode_accepted(mode):
+    cfg = dev(proxmox={**stack_config("dev")[NS + "proxmox"], "snippetFileMode": mode})
+    assert parse_settings(raw_of(cfg, GOOD_SECRETS)).proxmox.snippet_file_mode == mode
+
+
+@pytest.mark.parametrize("mode", ["0o600", "rw-------", "0900", "60"])
+def test_snippet_file_mode_checked(mode):
+    message = one_problem(dev(proxmox={**stack_config("dev")[NS + "proxmox"], "snippetFileMode": mode}))
+    assert message.startswith(NS + "proxmox.snippetFileMode")

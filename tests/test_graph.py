@@ -13,6 +13,7 @@ from lab.stack_config import lab_stack_config
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
 REMOTE = "command:remote:Command"
+SNIPPET = "proxmoxve:index/fileLegacy:FileLegacy"
 
 
 def test_components_exist(dev_run):
@@ -338,3 +339,12 @@ def test_every_remote_step_on_a_vm_pins_that_vm_s_host_key(dev_run):
         assert name in vms and step.inputs["connection"]["hostKey"] == key.public, step.name
         doc = user_data[f"{name}-user-data.yaml"]
         assert doc["ssh_keys"] == {"ed25519_private": key.private_openssh, "ed25519_public": key.public}
+
+
+def test_snippet_file_mode_is_passed_when_set():
+    cfg = stack_config("dev")
+    assert all(s.inputs.get("fileMode") is None for s in run_program(*with_secrets(cfg)).of_type(SNIPPET))
+    cfg = copy.deepcopy(cfg)
+    cfg["swarm-ceph:proxmox"]["snippetFileMode"] = "0600"
+    snippets = run_program(*with_secrets(cfg)).of_type(SNIPPET)
+    assert len(snippets) == 4 and {s.inputs["fileMode"] for s in snippets} == {"0600"}
