@@ -84,5 +84,6 @@ def test_the_program_runs_under_the_real_engine_up_to_the_provider_plugins(proje
     # the program got past its config checks and registered resources.
     planned = {s["newState"]["type"] for s in report["steps"] if s["op"] == "create"}
     assert any(t.startswith("swarm-ceph:index:") for t in planned), planned
-    assert FAKE_SSH_KEY not in done.stdout + done.stderr
-    assert not project.files_containing("FAKE-KEY")
+    for secret in (FAKE_SSH_KEY, FAKE_HOST_KEY_SEED, FAKE_API_TOKEN):
+        assert secret not in done.stdout + done.stderr
+    assert not project.files_containing("FAKE-KEY") and not project.files_containing(FAKE_HOST_KEY_SEED)
