@@ -21,6 +21,14 @@ from components.security_group import group_name, security_group_rules
 SCRIPTS = sorted(p.name for p in SCRIPTS_DIR.glob("*.sh") if p.name != "lib.sh")
 KEYS = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqv0yzfJ9E8n2o1Cq1nVh8vX0xW4m9m0m4V7L3s3a9X op@example"]
 HOST_KEY = derive_host_key("a-seed-of-at-least-32-characters-0123456789", "swarm-worker1")
+NODE_WITH_HOST_KEY = node_user_data(
+    hostname="swarm-worker1",
+    fqdn=None,
+    user="debian",
+    public_keys=KEYS,
+    host_key_private=HOST_KEY.private_openssh,
+    host_key_public=HOST_KEY.public,
+)
 
 
 def require(tool: str) -> str:
@@ -35,14 +43,7 @@ def require(tool: str) -> str:
         template_user_data(hostname="debian12-swarm-template", user="debian", public_keys=KEYS),
         node_user_data(hostname="swarm-worker1", fqdn=None, user="debian", public_keys=KEYS),
         node_user_data(hostname="swarm-prod-m1", fqdn="swarm-prod-m1.prod.lan", user="ops", public_keys=KEYS * 2),
-        node_user_data(
-            hostname="swarm-worker1",
-            fqdn=None,
-            user="debian",
-            public_keys=KEYS,
-            host_key_private=HOST_KEY.private_openssh,
-            host_key_public=HOST_KEY.public,
-        ),
+        NODE_WITH_HOST_KEY,
         template_user_data(
             hostname="debian12-swarm-template",
             user="debian",
@@ -230,16 +231,7 @@ def test_openssh_reads_the_host_private_key(tmp_path):
 
 
 def test_node_user_data_carries_the_host_key_and_no_other():
-    doc = yaml.safe_load(
-        node_user_data(
-            hostname="swarm-worker1",
-            fqdn=None,
-            user="debian",
-            public_keys=KEYS,
-            host_key_private=HOST_KEY.private_openssh,
-            host_key_public=HOST_KEY.public,
-        )
-    )
+    doc = yaml.safe_load(NODE_WITH_HOST_KEY)
     assert doc["ssh_keys"] == {"ed25519_private": HOST_KEY.private_openssh, "ed25519_public": HOST_KEY.public}
     assert doc["ssh_deletekeys"] is True and doc["ssh_genkeytypes"] == ["ed25519"]
     with pytest.raises(ValueError):
