@@ -47,6 +47,7 @@ LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$LAB_SRC/.." && pwd)
 LAB_STATE=$REPO_ROOT/.lab
 LAB_KEY=$LAB_STATE/id_ed25519
+LAB_HOST_KEYS=$LAB_STATE/host_keys
 LAB_SHARED=$LAB_STATE/shared
 LAB_CACHE=${SWARM_CEPH_CACHE:-$HOME/.cache/swarm-ceph}/lab
 
@@ -232,6 +233,25 @@ ensure_network() {
     log "created network $LAB_NETWORK ($LAB_SUBNET)"
 }
 
+# host_key NAME: write the node's SSH host key, derived as lab/stack_config.py pins it, to $LAB_HOST_KEYS/NAME.
+host_key() {
+    local name=$1 py=$REPO_ROOT/.venv/bin/python
+    [ -x "$py" ] || die "$py is missing (the lab derives its nodes' host keys with it): run scripts/setup.sh"
+    mkdir -p "$LAB_HOST_KEYS"
+    (umask 077 && "$py" "$LAB_SRC/stack_config.py" host-key "$name" >"$LAB_HOST_KEYS/$name.tmp") ||
+        die "could not derive the host key of $name"
+    mv -f "$LAB_HOST_KEYS/$name.tmp" "$LAB_HOST_KEYS/$name"
+}
+
+# check_host_key NAME: a node made by an older lab.sh has a key of its own, which the lab stack would refuse.
+check_host_key() {
+    local name=$1 have
+    host_key "$name"
+    have=$(docker exec "$name" ssh-keygen -y -f /etc/ssh/ssh_host_ed25519_key 2>/dev/null | cut -d' ' -f1,2 || true)
+    [ "$have" = "$(ssh-keygen -y -f "$LAB_HOST_KEYS/$name" | cut -d' ' -f1,2)" ] ||
+        die "$name does not have the host key the lab stack pins. Fix: lab/lab.sh down && lab/lab.sh up"
+}
+
 start_node() { # start_node NAME IP
     local name=$1 ip=$2 state volume=$LABEL_KEY-$1 cap image_id node_image
     local caps=()
@@ -242,9 +262,11 @@ start_node() { # start_node NAME IP
             node_image=$(docker image inspect -f '{{.Id}}' "$IMAGE_PREFIX/node")
             [ "$image_id" = "$node_image" ] ||
                 log "note: $name runs an older node image (lab/lab.sh down && lab/lab.sh up recreates it)"
+            check_host_key "$name"
             log "$name already running"
             ;;
         missing)
+            host_key "$name"
             for cap in $NODE_CAPS; do caps+=(--cap-add "$cap"); done
             docker volume create --label "$LABEL_KEY=1" "$volume" >/dev/null
             docker run -d --name "$name" --hostname "$name" \
@@ -256,11 +278,13 @@ start_node() { # start_node NAME IP
                 -v "$volume:/var/lib/docker" \
                 -v "$LAB_SHARED:/mnt/cephfs" \
                 -v "$LAB_KEY.pub:/etc/ssh/lab_authorized_keys:ro" \
+                -v "$LAB_HOST_KEYS/$name:/etc/ssh/ssh_host_ed25519_key:ro" \
                 "$IMAGE_PREFIX/node" >/dev/null
             log "$name created ($ip)"
             ;;
         *)
             docker start "$name" >/dev/null
+            check_host_key "$name"
             log "$name started (was $state)"
             ;;
     esac

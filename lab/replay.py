@@ -33,7 +33,9 @@ def waves(run, steps: list) -> list[list]:
 
 def _execute(step, command: str, stdin: str | None) -> subprocess.CompletedProcess:
     c = step.inputs["connection"]
-    return remote(c["host"], command, stdin, user=c["user"], port=int(c.get("port", 22)), timeout=600)
+    return remote(
+        c["host"], command, stdin, user=c["user"], port=int(c.get("port", 22)), timeout=600, host_key=c.get("hostKey")
+    )
 
 
 def _key(step) -> tuple:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -13,34 +14,35 @@ from components.scripts import script_command
 
 PROJECT = Path(__file__).resolve().parent.parent
 KEY = PROJECT / ".lab/id_ed25519"
-SSH = [
-    "ssh",
-    "-i",
-    str(KEY),
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "LogLevel=ERROR",
-    "-o",
-    "BatchMode=yes",
-]
+SSH = ["ssh", "-i", str(KEY), "-o", "LogLevel=ERROR", "-o", "BatchMode=yes"]
+ANY_HOST_KEY = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
 
 
 def remote(
-    host: str, command: str, stdin: str | None = None, user: str = "root", port: int = 22, timeout: int = 300
+    host: str,
+    command: str,
+    stdin: str | None = None,
+    user: str = "root",
+    port: int = 22,
+    timeout: int = 300,
+    host_key: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Run a command line on a lab host over SSH with the lab key (the remote shell runs it, as with
-    pulumi-command)."""
-    return subprocess.run(
-        [*SSH, "-p", str(port), f"{user}@{host}", command],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    pulumi-command). With ``host_key`` ("ssh-ed25519 AAAA..."), the host must present exactly that key."""
+    with tempfile.NamedTemporaryFile("w", suffix=".known_hosts") as known:
+        checking = ANY_HOST_KEY
+        if host_key:
+            known.write(f"{host if port == 22 else f'[{host}]:{port}'} {host_key}\n")
+            known.flush()
+            checking = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known.name}"]
+        return subprocess.run(
+            [*SSH, *checking, "-p", str(port), f"{user}@{host}", command],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
 
 def step(ip: str, script: str, *args: object, stdin: str | None = None) -> subprocess.CompletedProcess:

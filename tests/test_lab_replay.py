@@ -27,7 +27,10 @@ def evaluate(nodes=LAB_NODES, page_file: str | None = None):
     cfg = lab_stack_config(nodes)["config"]
     if page_file:
         cfg["swarm-ceph:stack"] = dict(cfg["swarm-ceph:stack"], pageFile=page_file)
-    return run_program(*with_secrets(cfg), stack="lab")
+    run = run_program(*with_secrets(cfg), stack="lab")
+    # Every step pins its node's host key, so the replay below checks each host it talks to (lab/steps.remote).
+    assert all(s.inputs["connection"].get("hostKey") for s in run.of_type("command:remote:Command"))
+    return run
 
 
 def swarm_nodes(ip: str) -> list[str]:

@@ -40,8 +40,11 @@ if mountpoint -q /sys/fs/cgroup; then
     done
 fi
 
-# Per-container SSH host keys (the image ships none).
-ssh-keygen -A >/dev/null
+# One SSH host key, ed25519, as the Proxmox VMs get: lab.sh mounts the node's derived key (the lab stack pins
+# it); without one, a key of the container's own (the image ships none).
+if [ ! -f /etc/ssh/ssh_host_ed25519_key ]; then
+  ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+fi
 mkdir -p /run/sshd
 
 # A restarted container keeps /run (on a real machine it is a fresh tmpfs):
