@@ -5,6 +5,8 @@ depends on, so the platform components have one code path whatever made the host
 
 from __future__ import annotations
 
+import functools
+
 import pulumi
 import pulumi_proxmoxve as proxmoxve
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -12,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from cloudinit import node_user_data
 
 from .config import NetworkConfig, NodeConfig, ProxmoxConfig, SshConfig
-from .host_keys import derive_host_key
-from .proxmox_common import common_vm_args, initialization, nic, snippet
+from .proxmox_common import common_vm_args, initialization, nic, user_data_snippet
 from .remote import NodeHandle, run_script
 
 READY_TIMEOUT_S = 900
@@ -89,17 +90,15 @@ class NodeVM(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         fqdn = f"{node.name}.{args.network.search_domain}" if args.network.search_domain else None
-        host_key = derive_host_key(args.host_key_seed.get_secret_value(), node.name)
-        user_data = node_user_data(
-            hostname=node.name,
-            fqdn=fqdn,
-            user=args.ssh.user,
-            public_keys=args.ssh.public_keys,
-            host_key_private=host_key.private_openssh,
-            host_key_public=host_key.public,
-        )
-        self.user_data = snippet(
-            f"{name}-user-data", pve, f"{node.name}-user-data.yaml", pulumi.Output.secret(user_data), child
+        self.user_data, host_key = user_data_snippet(
+            name,
+            pve,
+            node.name,
+            args.host_key_seed,
+            functools.partial(
+                node_user_data, hostname=node.name, fqdn=fqdn, user=args.ssh.user, public_keys=args.ssh.public_keys
+            ),
+            child,
         )
         self.vm = proxmoxve.VmLegacy(
             name,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 
 import pulumi
 import pulumi_proxmoxve as proxmoxve
+from pydantic import SecretStr
 
 from .config import NetworkConfig, ProxmoxConfig, Secrets
+from .host_keys import HostKey, derive_host_key
 
 
 def make_provider(name: str, pve: ProxmoxConfig, secrets: Secrets) -> proxmoxve.Provider:
@@ -40,6 +43,22 @@ def snippet(name: str, pve: ProxmoxConfig, file_name: str, data: pulumi.Input[st
         file_mode=pve.snippet_file_mode,
         opts=opts,
     )
+
+
+def user_data_snippet(
+    name: str,
+    pve: ProxmoxConfig,
+    vm_name: str,
+    host_key_seed: SecretStr,
+    render: Callable[..., str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[proxmoxve.FileLegacy, HostKey]:
+    """The VM's user-data snippet, ``render`` given the VM's derived SSH host key; secret, as it holds the private
+    key. Returns the snippet and the key (whose public part the VM's remote steps pin)."""
+    host_key = derive_host_key(host_key_seed.get_secret_value(), vm_name)
+    data = render(host_key_private=host_key.private_openssh, host_key_public=host_key.public)
+    file = snippet(f"{name}-user-data", pve, f"{vm_name}-user-data.yaml", pulumi.Output.secret(data), opts)
+    return file, host_key
 
 
 def initialization(

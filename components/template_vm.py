@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pulumi
 import pulumi_command as command
 import pulumi_proxmoxve as proxmoxve
@@ -10,8 +12,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from cloudinit import template_user_data
 
 from .config import ImageConfig, NetworkConfig, ProxmoxConfig, SshConfig, TemplateConfig
-from .host_keys import derive_host_key
-from .proxmox_common import common_vm_args, initialization, nic, snippet
+from .proxmox_common import common_vm_args, initialization, nic, user_data_snippet
 from .remote import NodeHandle, run_script
 from .scripts import script_command
 
@@ -51,16 +52,15 @@ class TemplateVM(pulumi.ComponentResource):
             upload_timeout=1800,
             opts=child,
         )
-        host_key = derive_host_key(args.host_key_seed.get_secret_value(), t.name)
-        user_data = template_user_data(
-            hostname=t.name,
-            user=args.ssh.user,
-            public_keys=args.ssh.public_keys,
-            host_key_private=host_key.private_openssh,
-            host_key_public=host_key.public,
-        )
-        self.user_data = snippet(
-            f"{name}-user-data", pve, f"{t.name}-user-data.yaml", pulumi.Output.secret(user_data), child
+        self.user_data, host_key = user_data_snippet(
+            name,
+            pve,
+            t.name,
+            args.host_key_seed,
+            functools.partial(
+                template_user_data, hostname=t.name, user=args.ssh.user, public_keys=args.ssh.public_keys
+            ),
+            child,
         )
         self.vm = proxmoxve.VmLegacy(
             name,
