@@ -7,7 +7,10 @@ set -euo pipefail
 
 host=${1:?usage: microceph-add.sh HOSTNAME}
 [[ $host =~ ^[a-z0-9-]+$ ]] || die "'$host' is not a hostname"
-if microceph cluster list | grep -qE "(^|[[:space:]|])${host}([[:space:]|]|$)"; then
+# The whole list is read before it is searched: a grep stopping at its first match could leave the command dying of
+# SIGPIPE, and the guard, under pipefail, reading "not a member".
+members=$(microceph cluster list) || die "could not list the MicroCeph cluster members on $(hostname)"
+if grep -qE "(^|[[:space:]|])${host}([[:space:]|]|$)" <<<"$members"; then
   log "$host is already a member"
   exit 0
 fi

@@ -14,7 +14,7 @@ shift 2
 stack_filter=(--filter "label=com.docker.stack.namespace=$stack")
 
 converged() {
-  local replicas services svc
+  local replicas services states svc
   services=$(docker service ls "${stack_filter[@]}" -q)
   [[ -n $services ]] || return 1
   replicas=$(docker service ls "${stack_filter[@]}" --format '{{.Replicas}}')
@@ -23,9 +23,11 @@ converged() {
     r=${r%% *}
     [[ ${r%/*} == "${r#*/}" && ${r#*/} != 0 ]] || return 1
   done <<<"$replicas"
-  # and every task that should run really is Running (Replicas also counts tasks on nodes that are down)
+  # and every task that should run really is Running (Replicas also counts tasks on nodes that are down); the states
+  # are read whole first (a grep stopping at its first match could leave docker dying of SIGPIPE)
   for svc in $services; do
-    if docker service ps "$svc" --filter desired-state=running --format '{{.CurrentState}}' | grep -qv '^Running'; then
+    states=$(docker service ps "$svc" --filter desired-state=running --format '{{.CurrentState}}') || return 1
+    if [[ -n $states ]] && grep -qv '^Running' <<<"$states"; then
       return 1
     fi
   done

@@ -19,11 +19,18 @@ curl_opts=(-sS --fail-with-body --max-time 30 -H "@$headers")
 [[ $insecure == true ]] && curl_opts+=(--insecure)
 api="${endpoint%/}/api2/json/nodes/$node/qemu/$vmid"
 
-if curl "${curl_opts[@]}" "$api/config" | grep -q '"template":1'; then
+# Each answer is read whole before it is searched (a grep stopping at its first match could leave curl dying of
+# SIGPIPE); a failed request is an error, not a "no".
+config=$(curl "${curl_opts[@]}" "$api/config") || die "could not read VM $vmid's config from $api/config: $config"
+if grep -q '"template":1' <<<"$config"; then
   echo "template"
   exit 0
 fi
-is_stopped() { curl "${curl_opts[@]}" "$api/status/current" | grep -q '"status":"stopped"'; }
+is_stopped() {
+  local status
+  status=$(curl "${curl_opts[@]}" "$api/status/current") || return 1
+  grep -q '"status":"stopped"' <<<"$status"
+}
 retry "$timeout_s" 5 is_stopped || die "VM $vmid did not power off within ${timeout_s}s after sealing"
 curl "${curl_opts[@]}" -X POST "$api/template" >/dev/null
 echo "template"

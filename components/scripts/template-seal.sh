@@ -14,7 +14,9 @@ cloud_init_wait "$timeout_s"
 for tool in docker microceph mount.ceph qemu-ga curl; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing after cloud-init; the template would be incomplete"
 done
-snap list microceph 2>/dev/null | grep -q held || die "the microceph snap is not held (snap refresh --hold microceph)"
+# read whole before it is searched: a grep stopping at its first match could leave snap dying of SIGPIPE
+snaps=$(snap list microceph 2>/dev/null) || die "the microceph snap is not installed (snap list microceph failed)"
+grep -q held <<<"$snaps" || die "the microceph snap is not held (snap refresh --hold microceph)"
 
 cloud-init clean --logs
 truncate -s 0 /etc/machine-id
