@@ -15,12 +15,17 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
+from .ports import platform_port_use
+
 NAMESPACE = "swarm-ceph"
+# The Pulumi project's directory: relative paths in the config (stack.composeFile, stack.pageFile) start here.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 MAX_MANAGERS = 7
 MIN_CEPH_NODES = 3
 MIN_SEED_CHARS = 32
@@ -148,6 +153,14 @@ class StackConfig(Model):
     published_port: Port = Field(default=8080, ge=1, le=65535)
     resolve_image: Literal["always", "changed", "never"] = "always"
     deploy_timeout_s: int = Field(default=300, ge=10)
+
+    @property
+    def compose_path(self) -> Path:
+        return PROJECT_DIR / self.compose_file  # an absolute compose_file stays as it is
+
+    @property
+    def page_path(self) -> Path:
+        return PROJECT_DIR / self.page_file
 
 
 class Secrets(Model):
@@ -326,6 +339,8 @@ def check_settings(s: StackSettings) -> list[str]:
     if s.secrets.ssh_private_key is None:
         p.append(f"{ns}:sshPrivateKey is missing (remote steps log in with it). Fix: `{SECRET_KEYS['sshPrivateKey']}`")
 
+    p += _check_stack(s.stack)
+
     if not s.nodes:
         p.append(f"{ns}:nodes is empty. Fix: {_SECTION_FIXES['nodes']}")
         return p
@@ -387,6 +402,29 @@ def check_settings(s: StackSettings) -> list[str]:
         p.append(
             f"{ns}:storage.path is only used with storage.type: existing. "
             "Fix: remove it (CephFS mounts at storage.mountPoint)"
+        )
+    return p
+
+
+def _check_stack(stack: StackConfig) -> list[str]:
+    p: list[str] = []
+    ns = NAMESPACE
+    defaults = StackConfig.model_fields
+    for field, path, what in (
+        ("compose_file", stack.compose_path, "the stack's compose file"),
+        ("page_file", stack.page_path, "the page to publish"),
+    ):
+        if not path.is_file():
+            p.append(
+                f"{ns}:stack.{to_camel(field)} {getattr(stack, field)!r} is not a file (looked for {path}; a relative "
+                f"path is relative to the project directory {PROJECT_DIR}). Fix: point it at {what}, e.g. "
+                f"{defaults[field].default}"
+            )
+    use = platform_port_use(stack.published_port)
+    if use:
+        p.append(
+            f"{ns}:stack.publishedPort {stack.published_port} is a port the platform itself uses: {use}. "
+            f"Fix: publish the page on a free port, e.g. {defaults['published_port'].default}"
         )
     return p
 

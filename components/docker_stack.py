@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pulumi
 from pydantic import BaseModel, ConfigDict
@@ -11,7 +10,6 @@ from pydantic import BaseModel, ConfigDict
 from .config import StackConfig
 from .remote import NodeHandle, run_script
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 REMOTE_STACKS_DIR = "/opt/swarm-ceph/stacks"
 SERVE_TIMEOUT_S = 120
 
@@ -34,8 +32,9 @@ def deploy_environment(stack: StackConfig, shared_root: str) -> list[str]:
 
 
 def read_stack_files(stack: StackConfig) -> tuple[str, str]:
-    """The compose file and the page, read from the project (paths in config are relative to it)."""
-    return (PROJECT_DIR / stack.compose_file).read_text(), (PROJECT_DIR / stack.page_file).read_text()
+    """The compose file and the page, read from the project (paths in config are relative to it; the config check
+    has made sure both are files)."""
+    return stack.compose_path.read_text(), stack.page_path.read_text()
 
 
 class DockerStackArgs(BaseModel):

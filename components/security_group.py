@@ -10,21 +10,7 @@ import pulumi_proxmoxve as proxmoxve
 from pydantic import BaseModel, ConfigDict
 
 from .config import NetworkConfig
-
-# (proto, PVE port spec, what it is for): PVE writes port ranges with a colon.
-CLUSTER_PORTS: list[tuple[str, str, str]] = [
-    ("tcp", "2377", "Swarm cluster management"),
-    ("tcp", "7946", "Swarm node gossip"),
-    ("udp", "7946", "Swarm node gossip"),
-    ("udp", "4789", "Swarm overlay network (VXLAN)"),
-    ("tcp", "3300", "Ceph MON (msgr2)"),
-    ("tcp", "6789", "Ceph MON (msgr1)"),
-    ("tcp", "6800:7300", "Ceph OSD/MDS/MGR"),
-    ("tcp", "7443", "MicroCeph daemon API"),
-]
-LAN_PORTS: list[tuple[str, str, str]] = [
-    ("tcp", "22", "SSH"),
-]
+from .ports import CLUSTER_PORTS, LAN_PORTS
 
 
 def group_name(stack: str) -> str:

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from components.config import ConfigError, RawValue, parse_settings
+from components.config import PROJECT_DIR, ConfigError, RawValue, parse_settings
+from components.docker_stack import read_stack_files
+from components.ports import CLUSTER_PORTS, LAN_PORTS, platform_port_use
 from lab.program import FAKE_API_TOKEN, FAKE_HOST_KEY_SEED, FAKE_SSH_KEY, stack_config
 
 NS = "swarm-ceph:"
@@ -168,6 +170,64 @@ def test_malformed_api_token_rejected():
 def test_port_out_of_range_rejected(port):
     message = one_problem(dev(stack={"publishedPort": port}))
     assert message.startswith(NS + "stack.publishedPort")
+
+
+@pytest.mark.parametrize(
+    "port, use",
+    [
+        (22, "SSH (tcp 22)"),
+        (2377, "Swarm cluster management (tcp 2377)"),
+        (7946, "Swarm node gossip (tcp/udp 7946)"),
+        (4789, "Swarm overlay network (VXLAN) (udp 4789)"),
+        (3300, "Ceph MON (msgr2) (tcp 3300)"),
+        (6789, "Ceph MON (msgr1) (tcp 6789)"),
+        (6800, "Ceph OSD/MDS/MGR (tcp 6800-7300)"),
+        (7000, "Ceph OSD/MDS/MGR (tcp 6800-7300)"),
+        (7300, "Ceph OSD/MDS/MGR (tcp 6800-7300)"),
+        (7443, "MicroCeph daemon API (tcp 7443)"),
+    ],
+)
+def test_platform_port_as_published_port_rejected(port, use):
+    message = one_problem(dev(stack={"publishedPort": port}))
+    assert message.startswith(f"{NS}stack.publishedPort {port} is a port the platform itself uses: {use}.")
+    assert "Fix: publish the page on a free port, e.g. 8080" in message
+
+
+def test_platform_ports_come_from_the_security_group_list():
+    """One list: every port the security group opens for the platform is refused as the published port, and the
+    ports next to them are free."""
+    for _proto, spec, _why in LAN_PORTS + CLUSTER_PORTS:
+        low, _, high = spec.partition(":")
+        for port in {int(low), int(high or low)}:
+            assert platform_port_use(port), port
+    for port in (21, 23, 2376, 2378, 6799, 7301, 7442, 7444, 8080, 443):
+        assert platform_port_use(port) is None, port
+        assert parse_settings(raw_of(dev(stack={"publishedPort": port}), GOOD_SECRETS)).stack.published_port == port
+
+
+@pytest.mark.parametrize(
+    "field, key",
+    [("composeFile", "stack.composeFile"), ("pageFile", "stack.pageFile")],
+)
+@pytest.mark.parametrize("path", ["stacks/nginx/missing.yml", "stacks/nginx", "/nonexistent/file", ""])
+def test_missing_stack_file_rejected_with_its_key(field, key, path):
+    message = one_problem(dev(stack={field: path}))
+    assert message.startswith(f"{NS}{key} {path!r} is not a file (looked for {PROJECT_DIR / path}; "), message
+    assert "relative to the project directory" in message and "Fix: point it at" in message
+
+
+def test_stack_files_relative_to_the_project_directory(tmp_path, monkeypatch):
+    """Where the stack reads its files from: the config checks the very paths read_stack_files reads, relative
+    ones from the project directory whatever the working directory, absolute ones as they are."""
+    page = tmp_path / "index.html"
+    page.write_text("<p>elsewhere</p>\n")
+    monkeypatch.chdir(tmp_path)
+    s = parse_settings(raw_of(dev(stack={"pageFile": str(page)}), GOOD_SECRETS))
+    compose, text = read_stack_files(s.stack)
+    assert s.stack.compose_path == PROJECT_DIR / "stacks/nginx/docker-compose.yml"
+    assert compose == s.stack.compose_path.read_text() and text == "<p>elsewhere</p>\n"
+    message = one_problem(dev(stack={"composeFile": "index.html"}))  # in the working directory, not the project's
+    assert message.startswith(f"{NS}stack.composeFile 'index.html' is not a file")
 
 
 def test_unknown_top_level_key_rejected_with_suggestion():
