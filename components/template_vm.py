@@ -17,6 +17,8 @@ from .remote import NodeHandle, run_script
 from .scripts import script_command
 
 SEAL_TIMEOUT_S = 1800
+# The image's type before download.File: the provider's former name for the same resource (same inputs and state).
+LEGACY_IMAGE_TYPE = "proxmoxve:download/fileLegacy:FileLegacy"
 
 
 class TemplateVMArgs(BaseModel):
@@ -40,7 +42,10 @@ class TemplateVM(pulumi.ComponentResource):
         pve, t = args.proxmox, args.template
         child = pulumi.ResourceOptions(parent=self)
 
-        self.image = proxmoxve.download.FileLegacy(
+        # A stack made with download.FileLegacy keeps its image: the alias matches the old state to this resource,
+        # whose provider then finds nothing to change. (Without it, the new resource would download the same file
+        # while the old one still owns it, and deleting the old one would delete the file.)
+        self.image = proxmoxve.download.File(
             f"{name}-image",
             node_name=pve.node_name,
             datastore_id=pve.image_datastore,
@@ -50,7 +55,7 @@ class TemplateVM(pulumi.ComponentResource):
             checksum=args.image.checksum,
             checksum_algorithm=args.image.checksum_algorithm,
             upload_timeout=1800,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(type_=LEGACY_IMAGE_TYPE)]),
         )
         self.user_data, host_key = user_data_snippet(
             name,

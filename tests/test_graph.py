@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from components.host_keys import derive_host_key
+from lab import program
 from lab.program import FAKE_HOST_KEY_SEED, PROJECT, run_program, stack_config, with_secrets
 from lab.stack_config import lab_stack_config
 
@@ -62,13 +63,33 @@ def test_intra_cluster_option_replaces_the_port_list():
     assert dc.inputs["enabled"] is True
 
 
+def test_image_moved_to_download_file_keeps_its_identity(monkeypatch):
+    """The image is a download.File (FileLegacy is deprecated): same name, same parent, and the old type as an
+    alias, so that a stack made with FileLegacy keeps its image instead of downloading it again."""
+    aliases: dict[str, list[tuple]] = {}
+    register = program._RecordingMonitor.RegisterResource  # noqa: SLF001 - the aliases are not recorded
+
+    def recording(self, request):
+        aliases[request.name] = [(a.spec.type, a.spec.name, a.spec.parentUrn, a.spec.noParent) for a in request.aliases]
+        return register(self, request)
+
+    monkeypatch.setattr(program._RecordingMonitor, "RegisterResource", recording)  # noqa: SLF001
+    run = run_program(*with_secrets(stack_config("dev")))
+    assert run.of_type("proxmoxve:download/fileLegacy:FileLegacy") == []
+    (image,) = run.of_type("proxmoxve:download/file:File")
+    (template,) = run.of_type("swarm-ceph:index:TemplateVM")
+    assert image.name == "template-image" and image.parent == template.urn
+    # Only the type differs: no name, no parent in the alias means the resource's own.
+    assert aliases["template-image"] == [("proxmoxve:download/fileLegacy:FileLegacy", "", "", False)]
+
+
 def test_template_and_three_clones(dev_run):
     vms = {r.inputs["vmId"]: r for r in dev_run.of_type(VM)}
     assert sorted(vms) == [110, 111, 112, 9000]
     template = vms[9000]
     assert template.inputs["disks"][0]["importFrom"] == "template-image-id"
     assert template.inputs["started"] is True and "template" in template.ignore_changes
-    (image,) = dev_run.of_type("proxmoxve:download/fileLegacy:FileLegacy")
+    (image,) = dev_run.of_type("proxmoxve:download/file:File")
     assert image.inputs["contentType"] == "import" and image.inputs["checksum"] and image.inputs["checksumAlgorithm"]
     expected = {
         110: ("swarm-master", "10.10.1.10/24"),
