@@ -62,24 +62,27 @@ class DockerStack(pulumi.ComponentResource):
             delete=("stack-page.sh", ["remove", html_dir(args.shared_root)]),
             depends_on=args.after,
         )
+        deploy_args = [
+            "deploy",
+            st.name,
+            f"{REMOTE_STACKS_DIR}/{st.name}",
+            st.resolve_image,
+            st.deploy_timeout_s,
+            *deploy_environment(st, args.shared_root),
+        ]
         self.deploy = run_script(
             f"{name}-deploy",
             args.leader,
             "stack-deploy.sh",
-            [
-                "deploy",
-                st.name,
-                f"{REMOTE_STACKS_DIR}/{st.name}",
-                st.resolve_image,
-                st.deploy_timeout_s,
-                *deploy_environment(st, args.shared_root),
-            ],
+            deploy_args,
             parent=self,
             stdin=args.compose,
             delete=("stack-deploy.sh", ["remove", st.name, st.deploy_timeout_s]),
             depends_on=[self.page],  # which waits for args.after: listing them again only costs evaluation time
         )
         sha = page_sha256(args.page)
+        # Any change to the deployment (compose file, image, port...) re-runs every node's check after the redeploy.
+        deployment = hashlib.sha256("\0".join([args.compose, *map(str, deploy_args)]).encode()).hexdigest()[:16]
         self.urls = [f"http://{n.ip}:{st.published_port}/" for n in args.nodes]
         # Each node checks its own address: the page's port is open to the LAN only, not between nodes.
         self.checks = {
@@ -87,7 +90,7 @@ class DockerStack(pulumi.ComponentResource):
                 f"{name}-{n.name}-serves",
                 n,
                 "serve-check.sh",
-                [url, sha, SERVE_TIMEOUT_S],
+                [url, sha, SERVE_TIMEOUT_S, deployment],
                 parent=self,
                 depends_on=[self.deploy],
             )

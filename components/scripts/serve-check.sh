@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# serve-check.sh URL SHA256 TIMEOUT_S: wait until URL serves a body whose SHA-256 is SHA256. Read-only.
+# serve-check.sh URL SHA256 TIMEOUT_S [DEPLOYMENT]: wait until URL serves a body whose SHA-256 is SHA256. Read-only.
+# DEPLOYMENT names the deployment being checked (a digest of the stack's deploy step): it only makes the check run
+# again after every redeploy.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
