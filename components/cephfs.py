@@ -94,12 +94,20 @@ class SharedPathArgs(BaseModel):
 
 
 class SharedPath(pulumi.ComponentResource):
-    """storage.type existing: the directory is already shared; check it on every node, then the IO check."""
+    """storage.type existing: the directory is already shared; check it on every node, then the IO check (delete:
+    each node's IO marker removed)."""
 
     def __init__(self, name: str, args: SharedPathArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swarm-ceph:index:SharedPath", name, None, opts)
         self.mounts = {
-            n.name: run_script(f"{name}-{n.name}-check", n, "shared-path.sh", [args.path], parent=self)
+            n.name: run_script(
+                f"{name}-{n.name}-check",
+                n,
+                "shared-path.sh",
+                ["check", args.path],
+                parent=self,
+                delete=("shared-path.sh", ["remove", args.path]),
+            )
             for n in args.nodes
         }
         self.io_checks = _io_checks(self, name, args.nodes, args.path, list(self.mounts.values()))

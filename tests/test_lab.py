@@ -3,7 +3,7 @@ secrets on stdin) against real Docker-in-Docker Swarm nodes from lab/lab.sh. Eac
 idempotent, then the page is checked on every node from outside, a node is stopped (failover), the page is edited,
 and every delete step is run to prove destroy leaves nothing behind.
 
-What this does not cover: the Pulumi engine driving these steps (the engine cannot be built here; issue 3)."""
+The Pulumi engine driving these steps from the program is tests/test_engine_lab.py."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
 
     # Storage stand-in: the shared directory, and every node sees every node's file.
     for node in nodes:
-        twice(node, "shared-path.sh", SHARED)
+        twice(node, "shared-path.sh", "check", SHARED)
     for node in nodes:
         twice(node, "io-check.sh", SHARED, 10, *(n for n, _, _ in nodes))
 
@@ -132,10 +132,13 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
         twice(worker, "swarm-leave.sh")
     twice(MASTER, "swarm-leave.sh")
     for node in nodes:
+        twice(node, "shared-path.sh", "remove", SHARED)
+    for node in nodes:
         assert docker(node, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive"
     for node in nodes:
         with pytest.raises(OSError):
             fetch(node[1], timeout=1)
+    assert list((PROJECT / ".lab/shared").iterdir()) == []  # the host directory behind every node's /mnt/cephfs
 
 
 def test_managers_join_with_their_token_and_are_demoted_before_removal(lab_nodes):
@@ -186,8 +189,8 @@ def test_a_rotated_join_token_is_refused_with_the_fix(lab_nodes):
 def test_nodes_serve_their_derived_host_key_and_a_pinned_client_accepts_only_it(lab_nodes):
     """As the Proxmox VMs do (components/host_keys.py): each lab node's sshd has the key derived for its name as its
     only host key, a client pinning that key connects, and one pinning another node's key is refused. (The VMs get
-    the key through cloud-init's ssh_keys, which the lab nodes do not run; pulumi-command's own check is not run
-    here: the lab replay pins with OpenSSH.)"""
+    the key through cloud-init's ssh_keys, which the lab nodes do not run; pulumi-command's own check runs in
+    tests/test_engine_lab.py, where the lab stack pins every node's key.)"""
     for name, ip, _ in lab_nodes:
         pinned = remote(ip, "echo pinned-ok", host_key=lab_host_key(name).public)
         assert pinned.returncode == 0 and pinned.stdout.strip() == "pinned-ok", f"{name}: {pinned.stderr}"

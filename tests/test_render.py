@@ -104,7 +104,7 @@ ALL_SHELL = sorted(
 
 
 def test_every_shell_file_is_found():
-    assert {"components/scripts/lib.sh", "lab/lab.sh", ".ci/run", ".ci/toolchain.sh", "scripts/test.sh"} <= set(
+    assert {"components/scripts/lib.sh", "lab/lab.sh", ".ci/run", "scripts/engine.sh", "scripts/test.sh"} <= set(
         ALL_SHELL
     )
 
@@ -157,14 +157,24 @@ def test_io_check_sees_every_node_and_fails_when_one_is_missing(tmp_path):
     root = tmp_path / "shared"
     root.mkdir()
     run = lambda *args: subprocess.run(["sh", "-c", script_command(*args)], capture_output=True, text=True)  # noqa: E731
-    assert run("shared-path.sh", root).returncode == 0
-    assert run("shared-path.sh", root).returncode == 0  # twice: same result
+    (root / "user-data").write_text("kept")
+    assert run("shared-path.sh", "check", root).returncode == 0
+    assert run("shared-path.sh", "check", root).returncode == 0  # twice: same result
     me = subprocess.run(["hostname"], capture_output=True, text=True).stdout.strip()
     assert (root / ".swarm-ceph/io" / me).read_text().strip() == me
     assert run("io-check.sh", root, 2, me).returncode == 0
     failed = run("io-check.sh", root, 1, me, "swarm-worker9")
     assert failed.returncode == 1 and "swarm-worker9" in failed.stderr
-    assert run("shared-path.sh", tmp_path / "absent").returncode == 1
+    assert run("shared-path.sh", "check", tmp_path / "absent").returncode == 1
+    # The delete: this node's marker goes, and the marker directories with the last one; the user's files stay.
+    (root / ".swarm-ceph/io/swarm-worker9").write_text("swarm-worker9")
+    assert run("shared-path.sh", "remove", root).returncode == 0
+    assert sorted(p.name for p in (root / ".swarm-ceph/io").iterdir()) == ["swarm-worker9"]
+    (root / ".swarm-ceph/io/swarm-worker9").unlink()
+    for _ in range(2):  # twice: same result
+        assert run("shared-path.sh", "remove", root).returncode == 0
+        assert sorted(p.name for p in root.iterdir()) == ["user-data"]
+    assert run("shared-path.sh", "remove", tmp_path / "absent").returncode == 0
 
 
 def test_sudo_prefix_only_for_non_root():

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# cephfs-umount.sh MOUNT_POINT FS_NAME: the undo of cephfs-mount.sh: unmount, remove the fstab line and the key
-# file. Nothing mounted or configured: nothing changes.
+# cephfs-umount.sh MOUNT_POINT FS_NAME: the undo of cephfs-mount.sh: this node's IO marker removed, unmount, remove
+# the fstab line and the key file. Nothing mounted or configured: nothing changes.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -13,6 +13,7 @@ if command -v systemctl >/dev/null 2>&1; then
   systemctl stop "$unit.automount" "$unit.mount" 2>/dev/null || true
 fi
 if mountpoint -q "$mp"; then
+  io_unmark "$mp"
   umount "$mp" || umount -l "$mp"
 fi
 if [[ $(fstab_remove /etc/fstab "$mp") == changed ]]; then

@@ -53,6 +53,12 @@ io_mark() {
   mv -f "$dir/.$(hostname).tmp" "$dir/$(hostname)"
 }
 
+# io_unmark ROOT: the undo of io_mark; the marker directories go with the last marker.
+io_unmark() {
+  rm -f "$1/.swarm-ceph/io/$(hostname)"
+  rmdir "$1/.swarm-ceph/io" "$1/.swarm-ceph" 2>/dev/null || true
+}
+
 # fstab_set FSTAB MOUNT_POINT LINE: make LINE the only entry for MOUNT_POINT in FSTAB (other lines untouched).
 # Prints "changed" or "unchanged".
 fstab_set() {
