@@ -1,40 +1,55 @@
-"""The real Pulumi engine (the CLI and the Python language host that .ci/toolchain.sh builds from Go modules),
-run on a copy of the project with a local file backend: no cloud, no network.
+"""The real Pulumi engine (the CLI, its Python language host and the provider plugins, found by scripts/engine.sh)
+run on a copy of the project with a local file:// backend and the passphrase secrets provider.
 
-Only the engine is built here (``--engine-only``): the proxy refuses the provider plugins' modules, so a run stops
-at the first resource that needs a provider. What the engine does before that (reading the stack's config, running
-the program, refusing bad config, keeping secrets) is real."""
+Used by the engine tests and bench/lab.py: a copy, so that a test can edit the page, the compose file or the stack
+config as a user would without touching the checkout."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import subprocess
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "cloudinit", "stacks")
+PROJECT_FILES = ("Pulumi.yaml", "pyproject.toml", "uv.lock", "__main__.py", "components", "cloudinit", "stacks")
 PASSPHRASE = "swarm-ceph-engine-test"  # the passphrase secrets provider of throwaway stacks
 
 
-def build_toolchain() -> Path:
-    """The toolchain dir (bin/, home/), built or reused by .ci/toolchain.sh; raises with its log when it fails."""
+@functools.cache
+def engine_env() -> dict[str, str]:
+    """The environment with the engine on PATH (scripts/engine.sh); raises with its message when there is none."""
     done = subprocess.run(
-        ["bash", str(PROJECT / ".ci" / "toolchain.sh"), "--engine-only"], capture_output=True, text=True, check=False
+        ["bash", "-c", 'set -e; engine=$(bash scripts/engine.sh); eval "$engine"; env -0'],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f".ci/toolchain.sh --engine-only failed (rc {done.returncode}):\n{done.stderr[-4000:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"scripts/engine.sh found no Pulumi engine (rc {done.returncode}):\n{done.stderr}")
+    env = dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
+    uv = shutil.which("uv", path=env["PATH"]) or shutil.which("uv", path=f"{Path.home()}/.local/bin")
+    if uv is None:
+        raise RuntimeError("uv is not on PATH: the Python language host needs it (Pulumi.yaml: toolchain uv)")
+    env["PATH"] = f"{Path(uv).parent}{os.pathsep}{env['PATH']}"
+    return env
+
+
+class Failed(AssertionError):
+    """A pulumi command that exited non-zero; the message has its output."""
 
 
 class Project:
     """A copy of the program in ``root`` (the project's virtualenv linked in), with its own state backend."""
 
-    def __init__(self, root: Path, toolchain: Path):
+    def __init__(self, root: Path):
         self.root = root / "project"
         self.state = root / "state"
         self.root.mkdir(parents=True)
@@ -47,18 +62,15 @@ class Project:
                 shutil.copy2(src, self.root / name)
         (self.root / ".venv").symlink_to(PROJECT / ".venv")
         self.env = {
-            **os.environ,
-            "PATH": f"{toolchain / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PULUMI_HOME": str(toolchain / "home"),
+            **engine_env(),
             "PULUMI_BACKEND_URL": self.state.as_uri(),
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
         }
+        self.transcript: list[str] = []  # everything the engine printed, for the secrets checks
 
-    def pulumi(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(
+    def pulumi(self, *args: str, stdin: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+        done = subprocess.run(
             ["pulumi", "--non-interactive", *args],
             cwd=self.root,
             env=self.env,
@@ -66,24 +78,50 @@ class Project:
             capture_output=True,
             text=True,
             check=False,
-            timeout=300,
+            timeout=timeout,
         )
+        self.transcript += [done.stdout, done.stderr]
+        return done
+
+    def ok(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """``pulumi ARGS`` that must succeed."""
+        done = self.pulumi(*args, stdin=stdin)
+        if done.returncode != 0:
+            raise Failed(f"pulumi {' '.join(args)}: rc {done.returncode}\n{done.stdout[-6000:]}\n{done.stderr[-4000:]}")
+        return done
 
     def stack(self, name: str, config: dict[str, Any], secrets: dict[str, str]) -> None:
         """Create stack ``name``: ``config`` written as Pulumi.<name>.yaml, each secret set with ``--secret`` (the
         value on stdin, as a user would)."""
-        done = self.pulumi("stack", "init", name)
-        assert done.returncode == 0, done.stderr
-        (self.root / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        self.ok("stack", "init", name)
+        self.config_file(name).write_text(yaml.safe_dump({"config": config}, sort_keys=False))
         for key, value in secrets.items():
-            done = self.pulumi("config", "set", "--secret", key, stdin=value)
-            assert done.returncode == 0, done.stderr
+            self.ok("config", "set", "--secret", key, stdin=value)
+
+    def config_file(self, name: str) -> Path:
+        return self.root / f"Pulumi.{name}.yaml"
+
+    def edit_config(self, name: str, changes: dict[str, Any]) -> None:
+        """Set plain keys of Pulumi.<name>.yaml as a user editing the file would; secrets and the salt stay."""
+        doc = yaml.safe_load(self.config_file(name).read_text())
+        doc["config"].update(changes)
+        self.config_file(name).write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    def up(self, *args: str) -> dict[str, list[str]]:
+        """`pulumi up --yes --skip-preview` (ARGS added); returns the names of the resources per operation the engine
+        performed (create, update, delete, replace, same...), from its JSON event stream."""
+        return operations(self.ok("up", "--yes", "--skip-preview", "--json", *args).stdout)
+
+    def destroy(self) -> dict[str, list[str]]:
+        return operations(self.ok("destroy", "--yes", "--skip-preview", "--json").stdout)
+
+    def preview(self, *args: str) -> dict[str, Any]:
+        """`pulumi preview --json` (ARGS added), parsed."""
+        return json.loads(self.ok("preview", "--json", *args).stdout)
 
     def resources(self) -> list[dict[str, Any]]:
         """The stack's state, as `pulumi stack export` gives it."""
-        done = self.pulumi("stack", "export")
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)["deployment"].get("resources") or []
+        return json.loads(self.ok("stack", "export").stdout)["deployment"].get("resources") or []
 
     def files_containing(self, needle: str) -> list[Path]:
         """Every file of the project copy and its state backend whose bytes contain ``needle``."""
@@ -94,3 +132,15 @@ class Project:
                 if path.is_file() and needle.encode() in path.read_bytes():
                     found.append(path)
         return found
+
+
+def operations(events: str) -> dict[str, list[str]]:
+    """From `pulumi up|destroy --json` output (one engine event per line): resource names by the operation done."""
+    done: dict[str, list[str]] = defaultdict(list)
+    for line in events.splitlines():
+        event = json.loads(line) if line.startswith("{") else {}
+        outputs = event.get("resOutputsEvent")
+        if outputs:
+            meta = outputs["metadata"]
+            done[meta["op"]].append(meta["urn"].rsplit("::", 1)[-1])
+    return {op: sorted(names) for op, names in done.items()}

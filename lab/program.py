@@ -1,13 +1,11 @@
 """Evaluate the Pulumi program under Pulumi's mock runtime and record the resource graph it registers: every
 resource with its inputs (secrets marked), dependencies and options.
 
-Used by the unit tests (L1), the benchmarks and the lab replay (lab/replay.py). Nothing here talks to a network.
+Used by the unit tests (L1), the engine tests (to compare) and the benchmarks. Nothing here talks to a network.
 The mock runtime answers with placeholder outputs (FAKE_*), so that tests can also check where secrets travel."""
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import json
 import runpy
 import time
@@ -225,16 +223,6 @@ def run_program(config: dict[str, Any], secret_keys: list[str], stack: str = "te
     values = _sync_await(pulumi.Output.all(*exports.values()).future()) if exports else []
     resources = dict(monitor.registered) if record else {}
     return Run(resources=resources, outputs=dict(zip(exports, values, strict=True)), seconds=seconds)
-
-
-def close_runtime() -> None:
-    """Close the event loops the mock runtime ran on; a command's last step. The SDK makes one loop per thread it
-    answers registrations on and closes none; left to the garbage collector at interpreter exit, a loop may be
-    finalized after its self-pipe socket, and asyncio then prints an ignored ``ValueError: Invalid file descriptor:
-    -1`` after the command's output."""
-    for loop in [o for o in gc.get_objects() if isinstance(o, asyncio.BaseEventLoop)]:
-        if not loop.is_running() and not loop.is_closed():
-            loop.close()
 
 
 def run_stack(stack: str) -> Run:

@@ -3,7 +3,7 @@
 #   - Debian packages the tests use: shellcheck, cloud-init (for `cloud-init schema`), curl, openssh-client
 #   - uv, and the locked Python environment in .venv (uv sync --frozen)
 #   - a running Docker engine for the lab (lab/ensure-docker.sh installs docker.io if needed and starts dockerd)
-#   - Go for building the Pulumi engine (scripts/ensure-go.sh: the machine's if new enough, else a pinned one)
+#   - the Pulumi engine (scripts/engine.sh: a `pulumi` on PATH, else ../shared/engine unpacked into the cache)
 # Needs root (or sudo) for apt-get. Prints what it installed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,7 +13,7 @@ as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo -n "$@"; fi; }
 
 missing=()
 for pkg in shellcheck cloud-init curl openssh-client; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true) == "install ok installed" ]] || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
   log "apt-get install ${missing[*]}"
@@ -30,5 +30,6 @@ command -v uv >/dev/null || { log "error: uv is not on PATH after installing it"
 # Bytecode compiled once here: the program imports large provider SDKs on every run.
 uv sync --frozen --quiet --compile-bytecode
 bash lab/ensure-docker.sh
-go=$(bash scripts/ensure-go.sh) # the engine tests build the Pulumi CLI and language host with it (.ci/toolchain.sh)
-log "ready: $(uv run --frozen python --version), shellcheck $(shellcheck --version | sed -n 's/^version: //p'), cloud-init $(cloud-init --version 2>&1 | awk '{print $2}'), docker $(docker version --format '{{.Server.Version}}'), $("$go" version)"
+engine=$(bash scripts/engine.sh)
+eval "$engine"
+log "ready: $(uv run --frozen python --version), shellcheck $(shellcheck --version | sed -n 's/^version: //p'), cloud-init $(cloud-init --version 2>&1 | awk '{print $2}'), docker $(docker version --format '{{.Server.Version}}'), pulumi $(pulumi version)"
