@@ -21,6 +21,7 @@ SECRETS = {
     "swarm-ceph:sshPrivateKey": FAKE_SSH_KEY,
     "swarm-ceph:hostKeySeed": FAKE_HOST_KEY_SEED,
 }
+FAKE_ENDPOINT = "https://pve.invalid:8006/"
 
 
 @pytest.fixture
@@ -28,8 +29,16 @@ def project(tmp_path):
     return Project(tmp_path)
 
 
+def offline(stack: str) -> dict:
+    """A committed stack's config pointed at a PVE endpoint that cannot exist (the .invalid TLD never resolves): if
+    the provider ever tried to call the API, it would fail here rather than reach a real host."""
+    config = copy.deepcopy(stack_config(stack))
+    config["swarm-ceph:proxmox"]["endpoint"] = FAKE_ENDPOINT
+    return config
+
+
 def dev_config() -> dict:
-    return copy.deepcopy(stack_config("dev"))
+    return offline("dev")
 
 
 def no_secret_anywhere(project: Project, *texts: str) -> None:
@@ -91,10 +100,10 @@ def planned(nodes: int, token_kinds: int) -> Counter:
 
 @pytest.mark.parametrize(("stack", "nodes", "token_kinds"), [("dev", 3, 1), ("prod", 5, 2)])
 def test_preview_plans_every_resource_with_the_real_providers(project, stack, nodes, token_kinds):
-    """The committed stack config, read by the engine, against a fake endpoint (https://pve.invalid:8006/ in dev):
+    """The committed stack config, read by the engine, against a fake endpoint:
     the providers accept every input, the plan has every resource we expect (the same as the mock runs of the unit
     tests), no warning (no deprecated resource), and no secret in the output or the files."""
-    project.stack(stack, stack_config(stack), SECRETS)
+    project.stack(stack, offline(stack), SECRETS)
     done = project.ok("preview", "--json")
     report = json.loads(done.stdout)
     assert report["changeSummary"] == {"create": sum(planned(nodes, token_kinds).values())}
@@ -104,3 +113,39 @@ def test_preview_plans_every_resource_with_the_real_providers(project, stack, no
     assert plan == Counter(r.type for r in mocked.resources.values()) + Counter({"pulumi:pulumi:Stack": 1})
     assert report.get("diagnostics", []) == [], report["diagnostics"]
     no_secret_anywhere(project, done.stdout, done.stderr)
+
+
+def test_a_stack_made_with_the_deprecated_image_type_keeps_its_image(project):
+    """The image moved from download.FileLegacy to download.File (components/template_vm.py). A stack whose state
+    has the image as a FileLegacy (written here as its state would be; PVE is out of reach) is upgraded in place by
+    the alias: `pulumi up` on the image alone succeeds against the fake endpoint, so the provider made no API call
+    (no download, no delete), and the state then holds the same image, same id, under the new type."""
+    project.stack("dev", dev_config(), SECRETS)
+    new = next(s["newState"] for s in project.preview()["steps"] if s["urn"].endswith("::template-image"))
+    assert new["type"] == "proxmoxve:download/file:File"
+    template, provider = new["parent"], new["provider"].rsplit("::", 1)[0]
+    project.ok("up", "--yes", "--skip-preview", "--target", provider, "--target", template)  # no API call either
+    state = json.loads(project.ok("stack", "export").stdout)
+    (provider_state,) = [r for r in state["deployment"]["resources"] if r["urn"] == provider]
+    volume = f"local:import/{new['inputs']['fileName']}"
+    outputs = {**new["inputs"], "id": volume, "overwrite": True, "overwriteUnmanaged": False, "verify": True}
+    state["deployment"]["resources"].append(
+        {
+            "urn": new["urn"].replace("download/file:File", "download/fileLegacy:FileLegacy"),
+            "custom": True,
+            "id": volume,
+            "type": "proxmoxve:download/fileLegacy:FileLegacy",
+            "inputs": new["inputs"],
+            "outputs": {**outputs, "size": 123456},
+            "parent": template,
+            "provider": f"{provider}::{provider_state['id']}",
+        }
+    )
+    exported = project.root.parent / "state.json"
+    exported.write_text(json.dumps(state))
+    project.ok("stack", "import", "--file", str(exported))
+
+    ran = project.up("--target", new["urn"])
+    assert list(ran) == ["same"] and "template-image" in ran["same"]  # nothing created, replaced or deleted
+    (image,) = [r for r in project.resources() if r["urn"].endswith("::template-image")]
+    assert (image["type"], image["id"], image["urn"]) == (new["type"], volume, new["urn"])

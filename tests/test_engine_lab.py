@@ -80,6 +80,8 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     assert set(ran) == {"update", "same"}
     policy = "{{.Spec.TaskTemplate.RestartPolicy.Delay}}"
     assert docker(master, "service", "inspect", "mystack_web", "--format", policy) == "3s"
+    # The deploy step returned only once the rolling update (node by node) was over.
+    assert docker(master, "service", "inspect", "mystack_web", "--format", "{{.UpdateStatus.State}}") == "completed"
     serves_everywhere(lab_nodes, edited)
 
     # Scale down to two nodes by config, while the two that stay are asked for the page all along.

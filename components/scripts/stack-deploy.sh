@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # stack-deploy.sh deploy STACK DIR RESOLVE_IMAGE TIMEOUT_S [VAR=VALUE...] (compose file on stdin): write the
 #   compose file to DIR, `docker stack deploy` it with VAR=VALUE in its environment (compose interpolation), and
-#   wait until every service has all its tasks Running.
+#   wait until every service has all its tasks Running and no update in progress (a rolling update of a global
+#   service has all its tasks Running between two nodes' turns). An update that was paused or rolled back fails.
 # stack-deploy.sh remove STACK TIMEOUT_S: `docker stack rm` and wait until its services and networks are gone.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -14,7 +15,7 @@ shift 2
 stack_filter=(--filter "label=com.docker.stack.namespace=$stack")
 
 converged() {
-  local replicas services states svc
+  local replicas services states svc update
   services=$(docker service ls "${stack_filter[@]}" -q)
   [[ -n $services ]] || return 1
   replicas=$(docker service ls "${stack_filter[@]}" --format '{{.Replicas}}')
@@ -30,6 +31,13 @@ converged() {
     if [[ -n $states ]] && grep -qv '^Running' <<<"$states"; then
       return 1
     fi
+    update=$(docker service inspect "$svc" --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}: {{.UpdateStatus.Message}}{{end}}') \
+      || return 1
+    case ${update%%:*} in
+      "" | completed) ;;
+      updating | rollback_started) return 1 ;;
+      *) die "the update of service $(docker service inspect "$svc" --format '{{.Spec.Name}}') did not complete: $update" ;;
+    esac
   done
 }
 
