@@ -23,3 +23,18 @@ def lab_nodes():
     yield LAB_NODES
     down = lab("down")
     assert down.returncode == 0, down.stderr
+
+
+_seconds_by_file: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Sum every phase (setup, call, teardown: the lab's start and stop count where they happen) per test file."""
+    path = report.nodeid.split("::", 1)[0]
+    _seconds_by_file[path] = _seconds_by_file.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.section("time per test file")
+    for path, seconds in sorted(_seconds_by_file.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
