@@ -16,13 +16,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from components.config import StackConfig  # noqa: E402
 from lab.engine import Project  # noqa: E402
 from lab.stack_config import LAB_NODES, lab_stack_config  # noqa: E402
 from lab.steps import KEY, eventually, lab, node_state, request_loop, running_on  # noqa: E402
 
 MASTER = LAB_NODES[0]
-PORT = 8080
-SERVICE = "mystack_web"
+PORT = StackConfig().published_port  # the lab stack keeps the defaults
+SERVICE = f"{StackConfig().name}_web"
 PAGE_FILE = "stacks/nginx/html/index.html"
 FAILOVER_S = 30
 

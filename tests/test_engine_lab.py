@@ -11,13 +11,15 @@ import threading
 
 import pytest
 
+from components.config import StackConfig
 from lab.engine import Project
 from lab.program import run_program, with_secrets
 from lab.stack_config import LAB_NODES, lab_stack_config
 from lab.steps import KEY, PROJECT, docker, fetch, request_loop
 
 pytestmark = [pytest.mark.lab, pytest.mark.engine]
-PORT = 8080
+PORT = StackConfig().published_port  # the lab stack keeps the defaults
+SERVICE = f"{StackConfig().name}_web"
 PAGE_FILE = "stacks/nginx/html/index.html"
 COMPOSE_FILE = "stacks/nginx/docker-compose.yml"
 
@@ -79,9 +81,9 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     assert ran["update"] == sorted(["stack-deploy", *steps_of(lab_nodes, "serves")])
     assert set(ran) == {"update", "same"}
     policy = "{{.Spec.TaskTemplate.RestartPolicy.Delay}}"
-    assert docker(master, "service", "inspect", "mystack_web", "--format", policy) == "3s"
+    assert docker(master, "service", "inspect", SERVICE, "--format", policy) == "3s"
     # The deploy step returned only once the rolling update (node by node) was over.
-    assert docker(master, "service", "inspect", "mystack_web", "--format", "{{.UpdateStatus.State}}") == "completed"
+    assert docker(master, "service", "inspect", SERVICE, "--format", "{{.UpdateStatus.State}}") == "completed"
     serves_everywhere(lab_nodes, edited)
 
     # Scale down to two nodes by config, while the two that stay are asked for the page all along.
