@@ -1,4 +1,5 @@
-"""swarm-ceph: Docker Swarm + MicroCeph + CephFS + an nginx stack, on Proxmox VE clones or on hosts you bring."""
+"""swarm-ceph: Docker Swarm + CephFS (MicroCeph on the nodes, or an existing Ceph cluster's) + an nginx stack and
+further stacks, on Proxmox VE clones or on hosts you bring."""
 
 import gc
 
@@ -6,7 +7,14 @@ import pulumi
 
 from components.cephfs import CephFSMount, CephFSMountArgs, SharedPath, SharedPathArgs
 from components.config import ConfigError, load_settings
-from components.docker_stack import DockerStack, DockerStackArgs, read_stack_files
+from components.docker_stack import (
+    DockerStack,
+    DockerStackArgs,
+    WebPage,
+    deploy_environment,
+    extra_environment,
+    read_stack_files,
+)
 from components.microceph import MicroCephCluster, MicroCephClusterArgs, MicroCephNode
 from components.nodes import ExistingHost, ExistingHostArgs, NodeVM, NodeVMArgs
 from components.proxmox_common import make_provider
@@ -38,6 +46,7 @@ if settings.infrastructure == "proxmox":
             name=group_name(stack_name),
             network=settings.network,
             published_port=settings.stack.published_port,
+            microceph=settings.storage.type == "microceph",
         ),
         on_pve,
     )
@@ -49,6 +58,7 @@ if settings.infrastructure == "proxmox":
             template=settings.template,
             network=settings.network,
             ssh=settings.ssh,
+            storage=settings.storage,
             private_key=private_key,
             api_token=pulumi.Output.secret(settings.secrets.proxmox_api_token.get_secret_value()),
             host_key_seed=settings.secrets.host_key_seed,
@@ -98,31 +108,58 @@ if settings.storage.type == "microceph":
         CephFSMountArgs(
             nodes=nodes,
             storage=settings.storage,
-            bootstrap_node=ceph.bootstrap_node,
             monitors=ceph.monitors,
-            ceph_ready=ceph.health,
+            client_key=ceph.client_key,
+            after=[ceph.filesystem],
+        ),
+    )
+elif settings.storage.type == "cephfs":  # an existing cluster's CephFS (e.g. Proxmox's pveceph)
+    storage = CephFSMount(
+        "cephfs",
+        CephFSMountArgs(
+            nodes=nodes,
+            storage=settings.storage,
+            monitors=settings.storage.monitors,
+            client_key=pulumi.Output.secret(settings.secrets.ceph_client_key.get_secret_value().strip()),
+            after=[],
         ),
     )
 else:
     storage = SharedPath("shared-path", SharedPathArgs(nodes=nodes, path=settings.storage.shared_root))
 
 compose, page = read_stack_files(settings.stack)
+after = [*swarm.ready, *storage.io_checks.values()]
 app = DockerStack(
     "stack",
     DockerStackArgs(
         stack=settings.stack,
         leader=leader,
-        nodes=nodes,
         shared_root=storage.root,
         compose=compose,
-        page=page,
-        after=[*swarm.ready, *storage.io_checks.values()],
+        environment=deploy_environment(settings.stack, storage.root),
+        after=after,
+        web=WebPage(page=page, nodes=nodes, published_port=settings.stack.published_port),
     ),
 )
+# Further stacks (swarm-ceph:stacks): the same deploy step, each with its directory on the shared storage.
+extra_stacks = [
+    DockerStack(
+        f"stack-{extra.name}",
+        DockerStackArgs(
+            stack=extra,
+            leader=leader,
+            shared_root=storage.root,
+            compose=extra.compose_path.read_text(),
+            environment=extra_environment(extra, storage.root),
+            after=after,
+        ),
+    )
+    for extra in settings.stacks
+]
 
 pulumi.export("nodes", {n.name: n.ip for n in nodes})
 pulumi.export("managerAddress", swarm.manager_address)
 pulumi.export("pageUrls", app.urls)
 pulumi.export("sharedPath", storage.root)
-if settings.storage.type == "microceph":
+if settings.storage.type in ("microceph", "cephfs"):
     pulumi.export("cephFilesystem", settings.storage.fs_name)

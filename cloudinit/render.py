@@ -1,7 +1,8 @@
 """Render the cloud-config user-data of the template VM and of each node VM.
 
 The template's first boot installs what every node needs (Docker from Docker's apt repository as the guide does,
-the MicroCeph snap held at its version, ceph-common, the QEMU guest agent). A node's user-data only gives the clone
+the QEMU guest agent; with storage.type microceph the MicroCeph snap held at its version; with microceph or cephfs
+the CephFS client: ceph-common for the kernel client, ceph-fuse for FUSE). A node's user-data only gives the clone
 its identity: hostname, login keys and SSH host key (custom user-data replaces what PVE would set, hostname
 included).
 """
@@ -17,17 +18,23 @@ import yaml
 DOCKER_APT_SOURCE = "deb [signed-by=$KEY_FILE] https://download.docker.com/linux/debian $RELEASE stable"
 DOCKER_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
 
-TEMPLATE_PACKAGES = [
-    "qemu-guest-agent",
-    "ca-certificates",
-    "curl",
-    "snapd",
-    "ceph-common",
-    "docker-ce",
-    "docker-ce-cli",
-    "containerd.io",
-    "docker-compose-plugin",
+BASE_PACKAGES = ["qemu-guest-agent", "ca-certificates", "curl"]
+DOCKER_PACKAGES = ["docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin"]
+# The Debian package that brings each CephFS client's mount helper (mount.ceph, ceph-fuse).
+CEPH_CLIENT_PACKAGES = {"kernel": "ceph-common", "fuse": "ceph-fuse"}
+MICROCEPH_RUNCMD = [
+    ["snap", "wait", "system", "seed.loaded"],
+    ["snap", "install", "microceph"],
+    ["snap", "refresh", "--hold", "microceph"],
 ]
+
+
+def template_packages(storage: str = "microceph", ceph_client: str = "kernel") -> list[str]:
+    """The template's packages for a storage type (microceph, cephfs, existing) and CephFS client (kernel, fuse)."""
+    storage_packages = ["snapd"] if storage == "microceph" else []
+    if storage in ("microceph", "cephfs"):
+        storage_packages.append(CEPH_CLIENT_PACKAGES[ceph_client])
+    return [*BASE_PACKAGES, *storage_packages, *DOCKER_PACKAGES]
 
 
 def _user(name: str, public_keys: Sequence[str]) -> dict[str, Any]:
@@ -73,8 +80,11 @@ def template_user_data(
     public_keys: Sequence[str],
     host_key_private: str | None = None,
     host_key_public: str | None = None,
+    storage: str = "microceph",
+    ceph_client: str = "kernel",
 ) -> str:
-    """user-data for the template's one boot: install everything, enable the agent and Docker."""
+    """user-data for the template's one boot: install everything, enable the agent and Docker (and, for
+    ``storage`` microceph, install and hold the MicroCeph snap)."""
     doc: dict[str, Any] = {
         "hostname": hostname,
         "manage_etc_hosts": True,
@@ -88,12 +98,10 @@ def template_user_data(
         },
         "package_update": True,
         "package_upgrade": True,
-        "packages": TEMPLATE_PACKAGES,
+        "packages": template_packages(storage, ceph_client),
         "runcmd": [
             ["systemctl", "enable", "--now", "qemu-guest-agent", "docker"],
-            ["snap", "wait", "system", "seed.loaded"],
-            ["snap", "install", "microceph"],
-            ["snap", "refresh", "--hold", "microceph"],
+            *(MICROCEPH_RUNCMD if storage == "microceph" else []),
         ],
     }
     _host_key(doc, host_key_private, host_key_public)

@@ -9,6 +9,8 @@ The loader is a plain function over a ``{key: raw value}`` mapping so it can be 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import json
 import re
@@ -32,6 +34,12 @@ MIN_SEED_CHARS = 32
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 API_TOKEN = re.compile(r"^[^@\s]+@[^!\s]+![^=\s]+=[0-9a-fA-F-]{36}$")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# A Ceph secret as `ceph auth get-key` prints it: the base64 of Ceph's encoded CryptoKey, 28 bytes (u16 type, 1 for
+# AES; 8 bytes of creation time; u16 length, 16; the 16 bytes of the key), so 40 characters starting with "AQ".
+CEPH_KEY_BYTES = 28
+# The variable every extra stack gets (its directory on the shared storage): not settable in stacks[].environment.
+DATA_DIR_VAR = "DATA_DIR"
 
 # Keys that hold secrets: they are not part of the models below and must be set with `--secret`.
 SECRET_KEYS = {
@@ -39,6 +47,9 @@ SECRET_KEYS = {
     "sshPrivateKey": "pulumi config set --secret swarm-ceph:sshPrivateKey < ~/.ssh/id_ed25519",
     "proxmoxSshPrivateKey": "pulumi config set --secret swarm-ceph:proxmoxSshPrivateKey < ~/.ssh/id_pve",
     "hostKeySeed": 'pulumi config set --secret swarm-ceph:hostKeySeed "$(openssl rand -hex 32)"',
+    "cephClientKey": (
+        'pulumi config set --secret swarm-ceph:cephClientKey "$(ssh root@<pve-host> ceph auth get-key client.swarm)"'
+    ),
 }
 
 
@@ -131,14 +142,24 @@ class SshConfig(Model):
 
 
 class StorageConfig(Model):
-    type: Literal["microceph", "existing"] = "microceph"
-    # microceph: where CephFS is mounted on every node.  existing: a directory already shared by every node.
+    # microceph: a MicroCeph cluster on the nodes, its CephFS mounted on every node. cephfs: the CephFS of a Ceph
+    # cluster that already exists (e.g. Proxmox's pveceph), mounted on every node. existing: a directory already
+    # shared by every node.
+    type: Literal["microceph", "cephfs", "existing"] = "microceph"
+    # microceph, cephfs: where CephFS is mounted on every node.  existing: a directory already shared by every node.
     mount_point: str = Field(default="/mnt/cephfs", pattern=r"^/[\w./-]*$")
     path: str | None = Field(default=None, pattern=r"^/[\w./-]*$")
     fs_name: str = Field(default="cephfs", pattern=r"^[A-Za-z0-9_.-]+$")
     data_pool: str = Field(default="cephfs_data", pattern=r"^[A-Za-z0-9_.-]+$")
     metadata_pool: str = Field(default="cephfs_metadata", pattern=r"^[A-Za-z0-9_.-]+$")
     health_timeout_s: int = Field(default=600, ge=30)
+    # cephfs: the existing cluster's monitors (IPv4, IPv4:port, [IPv6], [IPv6]:port); checked in check_settings.
+    monitors: list[str] = Field(default_factory=list)
+    # The CephFS client the mounts use (microceph and cephfs): the kernel's, or ceph-fuse.
+    client: Literal["kernel", "fuse"] = "kernel"
+    # The Ceph client id the mounts authenticate as, without "client." (microceph: authorized by the program;
+    # cephfs: its key is swarm-ceph:cephClientKey).
+    client_name: str = Field(default="swarm", pattern=r"^[A-Za-z0-9_.-]+$")
 
     @property
     def shared_root(self) -> str:
@@ -163,11 +184,28 @@ class StackConfig(Model):
         return PROJECT_DIR / self.page_file
 
 
+class ExtraStackConfig(Model):
+    """A further stack (swarm-ceph:stacks[]), e.g. a stateful service: deployed like the web stack, with
+    DATA_DIR=<shared root>/<name> (its data on the shared storage, kept when the stack is destroyed) and its
+    ``environment`` for the compose file's interpolation (plain values, visible on the manager: no secrets)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    compose_file: str
+    environment: dict[str, str] = Field(default_factory=dict)
+    resolve_image: Literal["always", "changed", "never"] = "always"
+    deploy_timeout_s: int = Field(default=300, ge=10)
+
+    @property
+    def compose_path(self) -> Path:
+        return PROJECT_DIR / self.compose_file
+
+
 class Secrets(Model):
     proxmox_api_token: SecretStr | None = None
     ssh_private_key: SecretStr | None = None
     proxmox_ssh_private_key: SecretStr | None = None
     host_key_seed: SecretStr | None = None  # the VMs' SSH host keys derive from it (components/host_keys.py)
+    ceph_client_key: SecretStr | None = None  # storage.type cephfs: the key of client.<storage.clientName>
 
 
 class StackSettings(Model):
@@ -180,6 +218,7 @@ class StackSettings(Model):
     ssh: SshConfig = SshConfig()
     storage: StorageConfig = StorageConfig()
     stack: StackConfig = StackConfig()
+    stacks: list[ExtraStackConfig] = Field(default_factory=list)
     secrets: Secrets = Secrets()
 
     @property
@@ -340,6 +379,8 @@ def check_settings(s: StackSettings) -> list[str]:
         p.append(f"{ns}:sshPrivateKey is missing (remote steps log in with it). Fix: `{SECRET_KEYS['sshPrivateKey']}`")
 
     p += _check_stack(s.stack)
+    p += _check_extra_stacks(s)
+    p += _check_storage(s)
 
     if not s.nodes:
         p.append(f"{ns}:nodes is empty. Fix: {_SECTION_FIXES['nodes']}")
@@ -391,18 +432,134 @@ def check_settings(s: StackSettings) -> list[str]:
     if s.storage.type == "microceph" and len(s.nodes) < MIN_CEPH_NODES:
         p.append(
             f"{ns}:nodes has {len(s.nodes)} nodes; MicroCeph needs at least {MIN_CEPH_NODES} for 3x replication. "
-            f"Fix: add nodes or use storage.type: existing"
+            "Fix: add nodes, or use storage.type: cephfs (an existing Ceph cluster) or existing"
         )
     if s.storage.type == "existing" and not s.storage.path:
         p.append(
             f"{ns}:storage.path is required with storage.type: existing. "
             "Fix: set it to the directory shared by every node"
         )
-    if s.storage.type == "microceph" and s.storage.path:
+    if s.storage.type != "existing" and s.storage.path:
         p.append(
             f"{ns}:storage.path is only used with storage.type: existing. "
             "Fix: remove it (CephFS mounts at storage.mountPoint)"
         )
+    return p
+
+
+def _check_storage(s: StackSettings) -> list[str]:
+    """storage.type cephfs needs the existing cluster's monitors and a client key; nothing else takes them."""
+    p: list[str] = []
+    ns = NAMESPACE
+    st, key = s.storage, s.secrets.ceph_client_key
+    if st.type == "cephfs":
+        if not st.monitors:
+            p.append(
+                f"{ns}:storage.monitors is empty: storage.type cephfs mounts an existing cluster and needs its "
+                f"monitors. Fix: list them, e.g. `pulumi config set --path '{ns}:storage.monitors[0]' 10.10.1.2` "
+                "(`ceph mon dump` on a Ceph host shows them)"
+            )
+        for i, monitor in enumerate(st.monitors):
+            if not monitor_address_ok(monitor):
+                p.append(
+                    f"{ns}:storage.monitors[{i}] {monitor!r} is not a monitor address (IPv4, IPv4:port, [IPv6] or "
+                    "[IPv6]:port, port 1-65535). Fix: use a monitor's address, e.g. 10.10.1.2 or 10.10.1.2:6789"
+                )
+        if key is None:
+            p.append(
+                f"{ns}:cephClientKey is missing (the mounts authenticate as client.{st.client_name} with it). "
+                f"Fix: `{SECRET_KEYS['cephClientKey']}`"
+            )
+        elif not ceph_key_ok(key.get_secret_value()):
+            p.append(
+                f"{ns}:cephClientKey is not a Ceph secret key (the base64 of 28 bytes: 40 characters starting with "
+                f"AQ, as `ceph auth get-key` prints it). Fix: `{SECRET_KEYS['cephClientKey']}`"
+            )
+    else:
+        if st.monitors:
+            p.append(
+                f"{ns}:storage.monitors is only used with storage.type: cephfs (storage.type is {st.type}). "
+                "Fix: remove it, or set storage.type: cephfs to mount an existing cluster's CephFS"
+            )
+        if key is not None:
+            p.append(
+                f"{ns}:cephClientKey is only used with storage.type: cephfs (storage.type is {st.type}). "
+                f"Fix: `pulumi config rm {ns}:cephClientKey`"
+            )
+    return p
+
+
+def monitor_address_ok(monitor: str) -> bool:
+    """IPv4, IPv4:port, [IPv6] or [IPv6]:port, the port 1-65535."""
+    if monitor.startswith("["):
+        host, sep, rest = monitor[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            return False
+        port = rest[1:] if rest else None
+        version = 6
+    else:
+        host, sep, port = monitor.partition(":")
+        port = port if sep else None
+        version = 4
+    try:
+        if ipaddress.ip_address(host).version != version:
+            return False
+    except ValueError:
+        return False
+    return port is None or (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535)
+
+
+def ceph_key_ok(key: str) -> bool:
+    """A Ceph secret as `ceph auth get-key` prints it: base64 of 28 bytes, an AES key (type 1) of 16 bytes."""
+    try:
+        raw = base64.b64decode(key.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return (
+        len(raw) == CEPH_KEY_BYTES
+        and int.from_bytes(raw[0:2], "little") == 1
+        and int.from_bytes(raw[10:12], "little") == 16
+    )
+
+
+def _check_extra_stacks(s: StackSettings) -> list[str]:
+    p: list[str] = []
+    ns = NAMESPACE
+    seen: dict[str, int] = {}
+    for i, extra in enumerate(s.stacks):
+        key = f"{ns}:stacks[{i}]"
+        if extra.name == s.stack.name:
+            p.append(
+                f"{key}.name {extra.name!r} is the web stack's name (stack.name). Fix: give this stack its own name"
+            )
+        elif extra.name in seen:
+            p.append(
+                f"{key}.name {extra.name!r} is also the name of stacks[{seen[extra.name]}]. "
+                "Fix: give every stack its own name"
+            )
+        elif extra.name == "html":
+            p.append(
+                f"{key}.name 'html' is reserved: <shared root>/html holds the web stack's page, and a stack's data "
+                "directory is <shared root>/<name>. Fix: pick another name"
+            )
+        seen.setdefault(extra.name, i)
+        if not extra.compose_path.is_file():
+            p.append(
+                f"{key}.composeFile {extra.compose_file!r} is not a file (looked for {extra.compose_path}; a relative "
+                f"path is relative to the project directory {PROJECT_DIR}). Fix: point it at the stack's compose "
+                "file, e.g. stacks/kv/docker-compose.yml"
+            )
+        for var in extra.environment:
+            if var == DATA_DIR_VAR:
+                p.append(
+                    f"{key}.environment.{DATA_DIR_VAR} is reserved: the deploy step sets it to the stack's directory "
+                    f"on the shared storage (<shared root>/{extra.name}). Fix: remove it"
+                )
+            elif not ENV_NAME.match(var):
+                p.append(
+                    f"{key}.environment key {var!r} is not a valid variable name. "
+                    "Fix: use upper-case letters, digits and '_', not starting with a digit (e.g. KV_IMAGE)"
+                )
     return p
 
 

@@ -1,4 +1,5 @@
-"""MicroCephCluster: bootstrap, add/join every node (one at a time), one OSD per node, wait for HEALTH_OK."""
+"""MicroCephCluster: bootstrap, add/join every node (one at a time), one OSD per node, wait for HEALTH_OK, then the
+pools, the CephFS filesystem and the client the mounts use (its key a secret output)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from .config import StorageConfig
 from .remote import NodeHandle, run_script
 
 BOOTSTRAP_TIMEOUT_S = 300
+FS_TIMEOUT_S = 300
 
 
 class MicroCephNode(BaseModel):
@@ -84,6 +86,19 @@ class MicroCephCluster(pulumi.ComponentResource):
             parent=self,
             depends_on=list(self.disks.values()),
         )
+        st = args.storage
+        # Pools, filesystem and client.<clientName> (authorized rw on it), each only if missing; the step prints the
+        # client's key, so it is a secret step and its stdout a secret.
+        self.filesystem = run_script(
+            f"{name}-filesystem",
+            first.handle,
+            "cephfs-create.sh",
+            [st.fs_name, st.metadata_pool, st.data_pool, FS_TIMEOUT_S, st.client_name],
+            parent=self,
+            secret=True,
+            depends_on=[self.health],
+        )
+        self.client_key = pulumi.Output.secret(self.filesystem.stdout.apply(lambda out: out.strip()))
         # MicroCeph places MONs on the first three members.
         self.monitors = [m.handle.ip for m in args.nodes[:3]]
         self.register_outputs({"monitors": self.monitors})

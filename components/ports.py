@@ -4,16 +4,20 @@ and the config refuses them as the stack's published port (components/config.py)
 from __future__ import annotations
 
 # (proto, PVE port spec, what it is for): PVE writes port ranges with a colon.
-CLUSTER_PORTS: list[tuple[str, str, str]] = [
+SWARM_PORTS: list[tuple[str, str, str]] = [
     ("tcp", "2377", "Swarm cluster management"),
     ("tcp", "7946", "Swarm node gossip"),
     ("udp", "7946", "Swarm node gossip"),
     ("udp", "4789", "Swarm overlay network (VXLAN)"),
+]
+# Opened between the nodes only when they run MicroCeph (a CephFS client only connects out).
+MICROCEPH_PORTS: list[tuple[str, str, str]] = [
     ("tcp", "3300", "Ceph MON (msgr2)"),
     ("tcp", "6789", "Ceph MON (msgr1)"),
     ("tcp", "6800:7300", "Ceph OSD/MDS/MGR"),
     ("tcp", "7443", "MicroCeph daemon API"),
 ]
+CLUSTER_PORTS = SWARM_PORTS + MICROCEPH_PORTS
 LAN_PORTS: list[tuple[str, str, str]] = [
     ("tcp", "22", "SSH"),
 ]

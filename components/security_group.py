@@ -10,7 +10,7 @@ import pulumi_proxmoxve as proxmoxve
 from pydantic import BaseModel, ConfigDict
 
 from .config import NetworkConfig
-from .ports import CLUSTER_PORTS, LAN_PORTS
+from .ports import LAN_PORTS, MICROCEPH_PORTS, SWARM_PORTS
 
 
 def group_name(stack: str) -> str:
@@ -28,14 +28,16 @@ class Rule:
     type: str = "in"
 
 
-def security_group_rules(network: NetworkConfig, published_port: int) -> list[Rule]:
-    """The inbound rules of the group: cluster ports from the cluster CIDR only (or everything from it, if
-    allowIntraCluster), SSH and the published page from the LAN CIDR only."""
+def security_group_rules(network: NetworkConfig, published_port: int, microceph: bool = True) -> list[Rule]:
+    """The inbound rules of the group: cluster ports (Swarm's, and MicroCeph's when the nodes run it) from the
+    cluster CIDR only (or everything from it, if allowIntraCluster), SSH and the published page from the LAN CIDR
+    only."""
     cluster, lan = str(network.cidr), str(network.lan_cidr)
     if network.allow_intra_cluster:
         rules = [Rule(None, None, cluster, "all traffic between cluster nodes")]
     else:
-        rules = [Rule(proto, port, cluster, why) for proto, port, why in CLUSTER_PORTS]
+        ports = SWARM_PORTS + (MICROCEPH_PORTS if microceph else [])
+        rules = [Rule(proto, port, cluster, why) for proto, port, why in ports]
     rules += [Rule(proto, port, lan, why) for proto, port, why in LAN_PORTS]
     rules.append(Rule("tcp", str(published_port), lan, "the published web page"))
     return rules
@@ -46,6 +48,7 @@ class SecurityGroupArgs(BaseModel):
     name: str
     network: NetworkConfig
     published_port: int
+    microceph: bool  # the nodes run MicroCeph (storage.type microceph): its ports are open between them
 
 
 class SecurityGroup(pulumi.ComponentResource):
@@ -62,7 +65,7 @@ class SecurityGroup(pulumi.ComponentResource):
                 proxmoxve.cluster.firewall.security.GroupLegacyRuleArgs(
                     type=r.type, action=r.action, proto=r.proto, dport=r.dport, source=r.source, comment=r.comment
                 )
-                for r in security_group_rules(args.network, args.published_port)
+                for r in security_group_rules(args.network, args.published_port, args.microceph)
             ],
             opts=child,
         )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cloudinit import template_user_data
 
-from .config import ImageConfig, NetworkConfig, ProxmoxConfig, SshConfig, TemplateConfig
+from .config import ImageConfig, NetworkConfig, ProxmoxConfig, SshConfig, StorageConfig, TemplateConfig
 from .proxmox_common import common_vm_args, initialization, nic, user_data_snippet
 from .remote import NodeHandle, run_script
 from .scripts import script_command
@@ -28,6 +28,7 @@ class TemplateVMArgs(BaseModel):
     template: TemplateConfig
     network: NetworkConfig
     ssh: SshConfig
+    storage: StorageConfig  # what the template installs for it (MicroCeph, a CephFS client, or neither)
     private_key: object  # pulumi.Output[str], secret
     api_token: object  # pulumi.Output[str], secret
     host_key_seed: SecretStr  # the build VM's SSH host key derives from it (host_keys.py)
@@ -63,7 +64,12 @@ class TemplateVM(pulumi.ComponentResource):
             t.name,
             args.host_key_seed,
             functools.partial(
-                template_user_data, hostname=t.name, user=args.ssh.user, public_keys=args.ssh.public_keys
+                template_user_data,
+                hostname=t.name,
+                user=args.ssh.user,
+                public_keys=args.ssh.public_keys,
+                storage=args.storage.type,
+                ceph_client=args.storage.client,
             ),
             child,
         )

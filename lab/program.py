@@ -35,6 +35,9 @@ FAKE_TOKENS = {
 }
 FAKE_HOST_KEY_SEED = "fake-host-key-seed-0123456789abcdef0123456789abcdef"
 FAKE_CEPH_TOKEN_PREFIX = "eyJmYWtlLW1pY3JvY2VwaC10b2tlbiI6"
+# A Ceph client key of the real shape (base64 of 28 bytes: type 1, created, length 16, "FAKE-client-key!"): the
+# MicroCeph filesystem step's stdout under mocks, and swarm-ceph:cephClientKey for storage.type cephfs.
+FAKE_CEPH_CLIENT_KEY = "AQAA8VNlAAAAABAARkFLRS1jbGllbnQta2V5IQ=="
 
 
 @dataclass
@@ -63,6 +66,8 @@ class _Mocks(pulumi.runtime.Mocks):
                 outputs["stdout"] = FAKE_TOKENS[role]
             elif "microceph-add.sh" in create:
                 outputs["stdout"] = FAKE_CEPH_TOKEN_PREFIX + args.name
+            elif "cephfs-create.sh" in create:
+                outputs["stdout"] = FAKE_CEPH_CLIENT_KEY + "\n"
             else:
                 outputs["stdout"] = "ok"
             outputs["stderr"] = ""
@@ -203,6 +208,10 @@ def with_secrets(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         cfg["swarm-ceph:proxmoxApiToken"] = FAKE_API_TOKEN
         cfg["swarm-ceph:hostKeySeed"] = FAKE_HOST_KEY_SEED
         secrets += ["swarm-ceph:proxmoxApiToken", "swarm-ceph:hostKeySeed"]
+    storage = cfg.get("swarm-ceph:storage") or {}
+    if (json.loads(storage) if isinstance(storage, str) else storage).get("type") == "cephfs":
+        cfg["swarm-ceph:cephClientKey"] = FAKE_CEPH_CLIENT_KEY
+        secrets.append("swarm-ceph:cephClientKey")
     return cfg, secrets
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import struct
 
 import pytest
 
 from components.config import PROJECT_DIR, ConfigError, RawValue, parse_settings
 from components.docker_stack import read_stack_files
 from components.ports import CLUSTER_PORTS, LAN_PORTS, platform_port_use
-from lab.program import FAKE_API_TOKEN, FAKE_HOST_KEY_SEED, FAKE_SSH_KEY, stack_config
+from lab.program import FAKE_API_TOKEN, FAKE_CEPH_CLIENT_KEY, FAKE_HOST_KEY_SEED, FAKE_SSH_KEY, stack_config
 
 NS = "swarm-ceph:"
 
@@ -30,6 +32,13 @@ def dev(**overrides) -> dict:
 
 
 GOOD_SECRETS = {"proxmoxApiToken": FAKE_API_TOKEN, "sshPrivateKey": FAKE_SSH_KEY, "hostKeySeed": FAKE_HOST_KEY_SEED}
+CEPHFS_SECRETS = {**GOOD_SECRETS, "cephClientKey": FAKE_CEPH_CLIENT_KEY}
+MONITORS = ["10.10.1.2", "10.10.1.3:6789", "[fd00::4]", "[fd00::5]:3300"]
+
+
+def cephfs(**storage) -> dict:
+    """dev with storage.type cephfs (an existing cluster's CephFS)."""
+    return dev(storage={"type": "cephfs", "monitors": MONITORS, **storage})
 
 
 def problems(config: dict, secrets: dict | None = GOOD_SECRETS) -> list[str]:
@@ -149,10 +158,11 @@ def test_missing_public_keys_rejected():
     assert message.startswith(NS + "ssh.publicKeys is empty")
 
 
-@pytest.mark.parametrize("key", ["sshPrivateKey", "hostKeySeed", "proxmoxApiToken"])
+@pytest.mark.parametrize("key", ["sshPrivateKey", "hostKeySeed", "proxmoxApiToken", "cephClientKey"])
 def test_secret_in_clear_text_rejected(key):
-    raw = raw_of(dev(), {k: v for k, v in GOOD_SECRETS.items() if k != key})
-    raw[key] = RawValue(GOOD_SECRETS[key], False)
+    secrets = CEPHFS_SECRETS if key == "cephClientKey" else GOOD_SECRETS
+    raw = raw_of(cephfs() if key == "cephClientKey" else dev(), {k: v for k, v in secrets.items() if k != key})
+    raw[key] = RawValue(secrets[key], False)
     with pytest.raises(ConfigError) as info:
         parse_settings(raw)
     assert any(p.startswith(f"{NS}{key} is stored in clear text") for p in info.value.problems)
@@ -295,3 +305,185 @@ def test_snippet_file_mode_accepted(mode):
 def test_snippet_file_mode_checked(mode):
     message = one_problem(dev(proxmox={**stack_config("dev")[NS + "proxmox"], "snippetFileMode": mode}))
     assert message.startswith(NS + "proxmox.snippetFileMode")
+
+
+def test_cephfs_storage_parses():
+    s = parse_settings(raw_of(cephfs(client="fuse", clientName="pve.swarm"), CEPHFS_SECRETS))
+    st = s.storage
+    assert (st.type, st.monitors, st.client, st.client_name) == ("cephfs", MONITORS, "fuse", "pve.swarm")
+    assert st.shared_root == "/mnt/cephfs" and s.secrets.ceph_client_key.get_secret_value() == FAKE_CEPH_CLIENT_KEY
+    defaults = parse_settings(raw_of(dev(), GOOD_SECRETS)).storage
+    assert (defaults.client, defaults.client_name, defaults.monitors) == ("kernel", "swarm", [])
+
+
+def test_cephfs_needs_neither_three_nodes_nor_ceph_disks():
+    """The 3-node minimum and cephDisk are MicroCeph's: an existing cluster has its own OSDs."""
+    assert len(parse_settings(raw_of(cephfs() | {NS + "nodes": nodes_with()[:1]}, CEPHFS_SECRETS)).nodes) == 1
+    cfg = {k: v for k, v in cephfs().items() if k not in (NS + "proxmox", NS + "image", NS + "template")}
+    cfg[NS + "infrastructure"] = "hosts"
+    s = parse_settings(raw_of(cfg, {"sshPrivateKey": FAKE_SSH_KEY, "cephClientKey": FAKE_CEPH_CLIENT_KEY}))
+    assert s.infrastructure == "hosts" and all(n.ceph_disk is None for n in s.nodes)
+
+
+def test_cephfs_needs_monitors():
+    message = one_problem(cephfs(monitors=[]), CEPHFS_SECRETS)
+    assert message.startswith(NS + "storage.monitors is empty") and "Fix:" in message
+    assert one_problem(dev(storage={"type": "cephfs"}), CEPHFS_SECRETS) == message
+
+
+@pytest.mark.parametrize(
+    "monitor",
+    [
+        "10.10.1.300",
+        "10.10.1.2:0",
+        "10.10.1.2:65536",
+        "10.10.1.2:",
+        "10.10.1.2:mon",
+        "10.10.1.2:+1",
+        "fd00::4",  # an IPv6 address must be in brackets
+        "[10.10.1.2]",
+        "[fd00::4",
+        "[fd00::4]6789",
+        "[fd00::4]:",
+        "pve1.lan",
+        "",
+    ],
+)
+def test_bad_monitor_rejected_with_its_index(monitor):
+    message = one_problem(cephfs(monitors=["10.10.1.2", monitor]), CEPHFS_SECRETS)
+    assert message.startswith(f"{NS}storage.monitors[1] {monitor!r} is not a monitor address"), message
+    assert "[IPv6]:port" in message and "Fix:" in message
+
+
+def test_cephfs_needs_the_client_key():
+    message = one_problem(cephfs(), GOOD_SECRETS)
+    assert message.startswith(NS + "cephClientKey is missing")
+    assert (
+        'pulumi config set --secret swarm-ceph:cephClientKey "$(ssh root@<pve-host> ceph auth get-key client.swarm)"'
+        in message
+    )
+
+
+def _key(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "not-a-ceph-key-at-all",
+        FAKE_CEPH_CLIENT_KEY[:-2],  # no padding
+        FAKE_CEPH_CLIENT_KEY.replace("A", "*", 3),
+        _key(struct.pack("<HIIH", 1, 1700000000, 0, 16) + b"fifteen-bytes!!"[:15]),  # 27 bytes
+        _key(struct.pack("<HIIH", 1, 1700000000, 0, 16) + b"seventeen-bytes!!"),  # 29 bytes
+        _key(struct.pack("<HIIH", 2, 1700000000, 0, 16) + b"FAKE-client-key!"),  # not an AES key
+        _key(struct.pack("<HIIH", 1, 1700000000, 0, 15) + b"FAKE-client-key!"),  # a wrong length field
+        "AQ" + "A" * 38,  # the look of a key without its content
+    ],
+)
+def test_a_client_key_that_is_not_a_ceph_key_is_refused_without_echoing_it(key):
+    message = one_problem(cephfs(), {**GOOD_SECRETS, "cephClientKey": key})
+    assert message.startswith(NS + "cephClientKey is not a Ceph secret key") and "Fix:" in message
+    assert key not in message
+
+
+def test_a_client_key_with_a_trailing_newline_is_accepted():
+    s = parse_settings(raw_of(cephfs(), {**GOOD_SECRETS, "cephClientKey": FAKE_CEPH_CLIENT_KEY + "\n"}))
+    assert s.storage.type == "cephfs"
+
+
+@pytest.mark.parametrize("storage", [{"type": "microceph"}, {"type": "existing", "path": "/srv/shared"}])
+def test_monitors_and_client_key_only_with_cephfs(storage):
+    found = problems(dev(storage={**storage, "monitors": ["10.10.1.2"]}), CEPHFS_SECRETS)
+    assert sorted(p.split(" ")[0] for p in found) == [NS + "cephClientKey", NS + "storage.monitors"]
+    assert all("is only used with storage.type: cephfs" in p and "Fix:" in p for p in found)
+    assert not any(FAKE_CEPH_CLIENT_KEY in p for p in found)
+
+
+def test_storage_path_is_not_for_cephfs():
+    message = one_problem(cephfs(path="/srv/shared"), CEPHFS_SECRETS)
+    assert message.startswith(NS + "storage.path is only used with storage.type: existing")
+
+
+@pytest.mark.parametrize(
+    "field, value, key",
+    [("client", "nfs", "storage.client"), ("clientName", "client swarm", "storage.clientName")],
+)
+def test_cephfs_client_fields_checked(field, value, key):
+    message = one_problem(cephfs(**{field: value}), CEPHFS_SECRETS)
+    assert message.startswith(NS + key), message
+
+
+def test_cephfs_problems_reported_at_once():
+    found = problems(cephfs(monitors=["10.10.1.2", "mon-b"], path="/x"), {**GOOD_SECRETS, "cephClientKey": "nope"})
+    assert sorted(p.split(" ")[0] for p in found) == [
+        NS + "cephClientKey",
+        NS + "storage.monitors[1]",
+        NS + "storage.path",
+    ]
+    assert not any("nope" in p for p in found)
+
+
+KV = {"name": "kv", "composeFile": "stacks/kv/docker-compose.yml", "environment": {"KV_IMAGE": "redis:7.2"}}
+
+
+def test_extra_stacks_parse():
+    s = parse_settings(
+        raw_of(dev(stacks=[KV, {"name": "cache_2", "composeFile": "stacks/kv/docker-compose.yml"}]), GOOD_SECRETS)
+    )
+    kv, cache = s.stacks
+    assert (kv.name, kv.environment, kv.resolve_image, kv.deploy_timeout_s) == (
+        "kv",
+        {"KV_IMAGE": "redis:7.2"},
+        "always",
+        300,
+    )
+    assert kv.compose_path == PROJECT_DIR / "stacks/kv/docker-compose.yml" and cache.environment == {}
+    assert parse_settings(raw_of(stack_config("dev"), GOOD_SECRETS)).stacks[0].name == "kv"
+    assert parse_settings(raw_of({k: v for k, v in dev().items() if k != NS + "stacks"}, GOOD_SECRETS)).stacks == []
+
+
+def test_extra_stack_names_are_unique():
+    message = one_problem(dev(stacks=[KV, dict(KV, environment={})]))
+    assert message.startswith(f"{NS}stacks[1].name 'kv' is also the name of stacks[0]") and "Fix:" in message
+    message = one_problem(dev(stacks=[dict(KV, name="mystack")]))
+    assert message.startswith(f"{NS}stacks[0].name 'mystack' is the web stack's name (stack.name)")
+    message = one_problem(dev(stacks=[dict(KV, name="html")]))
+    assert message.startswith(f"{NS}stacks[0].name 'html' is reserved")
+
+
+@pytest.mark.parametrize("name", ["KV", "-kv", "k v", ""])
+def test_extra_stack_name_checked(name):
+    assert one_problem(dev(stacks=[dict(KV, name=name)])).startswith(f"{NS}stacks[0].name")
+
+
+@pytest.mark.parametrize("path", ["stacks/kv/missing.yml", "stacks/kv", "/nonexistent/file", ""])
+def test_extra_stack_compose_file_must_be_a_file(path):
+    message = one_problem(dev(stacks=[KV, dict(KV, name="kv2", composeFile=path)]))
+    assert message.startswith(f"{NS}stacks[1].composeFile {path!r} is not a file (looked for {PROJECT_DIR / path}; ")
+    assert "relative to the project directory" in message and "Fix: point it at" in message
+
+
+def test_extra_stack_compose_file_is_required():
+    message = one_problem(dev(stacks=[{"name": "kv"}]))
+    assert message.startswith(f"{NS}stacks[0].composeFile is required")
+
+
+def test_extra_stack_data_dir_is_reserved():
+    message = one_problem(dev(stacks=[dict(KV, environment={"DATA_DIR": "/elsewhere"})]))
+    assert message.startswith(f"{NS}stacks[0].environment.DATA_DIR is reserved") and "Fix: remove it" in message
+
+
+@pytest.mark.parametrize("var", ["kv_image", "1ST", "KV-IMAGE", "KV IMAGE", ""])
+def test_extra_stack_environment_names_checked(var):
+    message = one_problem(dev(stacks=[dict(KV, environment={"KV_IMAGE": "redis:7.2", var: "x"})]))
+    assert message.startswith(f"{NS}stacks[0].environment key {var!r} is not a valid variable name")
+    assert "Fix:" in message
+
+
+@pytest.mark.parametrize(
+    "field, value", [("resolveImage", "sometimes"), ("deployTimeoutS", 1), ("environment", {"A": 1}), ("extra", 1)]
+)
+def test_extra_stack_fields_checked(field, value):
+    message = one_problem(dev(stacks=[dict(KV, **{field: value})]))
+    assert message.startswith(f"{NS}stacks[0]."), message

@@ -12,7 +12,16 @@ from collections import Counter
 import pytest
 
 from lab.engine import Project
-from lab.program import FAKE_API_TOKEN, FAKE_HOST_KEY_SEED, FAKE_SSH_KEY, run_stack, stack_config
+from lab.program import (
+    FAKE_API_TOKEN,
+    FAKE_CEPH_CLIENT_KEY,
+    FAKE_HOST_KEY_SEED,
+    FAKE_SSH_KEY,
+    run_program,
+    run_stack,
+    stack_config,
+    with_secrets,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -42,7 +51,7 @@ def dev_config() -> dict:
 
 
 def no_secret_anywhere(project: Project, *texts: str) -> None:
-    for secret in (FAKE_SSH_KEY, FAKE_HOST_KEY_SEED, FAKE_API_TOKEN):
+    for secret in (FAKE_SSH_KEY, FAKE_HOST_KEY_SEED, FAKE_API_TOKEN, FAKE_CEPH_CLIENT_KEY):
         assert not any(secret in t for t in texts)
         assert not project.files_containing(secret)
     assert not project.files_containing("FAKE-KEY")
@@ -70,10 +79,18 @@ def test_a_secret_set_in_clear_is_refused_by_name(project):
     )
 
 
-def planned(nodes: int, token_kinds: int) -> Counter:
+def planned(nodes: int, token_kinds: int, storage: str = "microceph", extra_stacks: int = 1) -> Counter:
     """What `pulumi up` must create on Proxmox for ``nodes`` clones whose roles need ``token_kinds`` join tokens
-    (1: workers only or managers only besides the first; 2: both)."""
-    return Counter(
+    (1: workers only or managers only besides the first; 2: both), with ``storage.type`` ``storage`` (microceph or
+    cephfs: an existing cluster's CephFS) and ``extra_stacks`` entries in swarm-ceph:stacks (the committed stacks
+    have one: kv)."""
+    microceph = storage == "microceph"
+    # Remote steps: per node: ready, Swarm node (labels), mount, IO check, serve check; per node but the first:
+    # Swarm join; once: seal, init, page, deploy; the tokens; a deploy per extra stack.
+    remote = 5 * nodes + (nodes - 1) + 4 + token_kinds + extra_stacks
+    if microceph:  # per node: OSD; per node but the first: MicroCeph add and join; once: bootstrap, health, filesystem
+        remote += nodes + 2 * (nodes - 1) + 3
+    counts = Counter(
         {
             "pulumi:pulumi:Stack": 1,
             "pulumi:providers:proxmoxve": 1,
@@ -88,14 +105,13 @@ def planned(nodes: int, token_kinds: int) -> Counter:
             "proxmoxve:firewall/rulesLegacy:RulesLegacy": nodes,
             "proxmoxve:firewall/optionsLegacy:OptionsLegacy": nodes,
             "swarm-ceph:index:SwarmCluster": 1,
-            "swarm-ceph:index:MicroCephCluster": 1,
+            "swarm-ceph:index:MicroCephCluster": 1 if microceph else 0,
             "swarm-ceph:index:CephFSMount": 1,
-            "swarm-ceph:index:DockerStack": 1,
-            # per node: ready, Swarm node (labels), OSD, mount, IO check, serve check; per node but the first: Swarm
-            # join, MicroCeph add and join; once: seal, init, bootstrap, health, filesystem, page, deploy; tokens
-            "command:remote:Command": 6 * nodes + 3 * (nodes - 1) + 7 + token_kinds,
+            "swarm-ceph:index:DockerStack": 1 + extra_stacks,
+            "command:remote:Command": remote,
         }
     )
+    return +counts  # without the zero counts
 
 
 @pytest.mark.parametrize(("stack", "nodes", "token_kinds"), [("dev", 3, 1), ("prod", 5, 2)])
@@ -111,6 +127,25 @@ def test_preview_plans_every_resource_with_the_real_providers(project, stack, no
     assert plan == planned(nodes, token_kinds)
     mocked = run_stack(stack)
     assert plan == Counter(r.type for r in mocked.resources.values()) + Counter({"pulumi:pulumi:Stack": 1})
+    assert report.get("diagnostics", []) == [], report["diagnostics"]
+    no_secret_anywhere(project, done.stdout, done.stderr)
+
+
+def test_preview_of_a_cephfs_stack(project):
+    """dev mounting an existing cluster's CephFS (storage.type cephfs): no MicroCeph, the client key set with
+    --secret reaches no output, state or file in clear."""
+    config = dev_config()
+    config["swarm-ceph:storage"] = {"type": "cephfs", "monitors": ["10.10.1.2", "10.10.1.3:6789"], "client": "fuse"}
+    project.stack("dev", config, {**SECRETS, "swarm-ceph:cephClientKey": FAKE_CEPH_CLIENT_KEY})
+    done = project.ok("preview", "--json")
+    report = json.loads(done.stdout)
+    plan = Counter(s["newState"]["type"] for s in report["steps"] if s["op"] == "create")
+    assert plan == planned(3, 1, storage="cephfs")
+    mocked = run_program(*with_secrets(config))
+    assert plan == Counter(r.type for r in mocked.resources.values()) + Counter({"pulumi:pulumi:Stack": 1})
+    mounts = [s for s in report["steps"] if s["urn"].endswith("-mount")]
+    assert len(mounts) == 3
+    assert all(" fuse.ceph ceph.id=swarm," in s["newState"]["inputs"]["create"] for s in mounts)
     assert report.get("diagnostics", []) == [], report["diagnostics"]
     no_secret_anywhere(project, done.stdout, done.stderr)
 

@@ -9,7 +9,15 @@ import yaml
 
 from components.host_keys import derive_host_key
 from lab import program
-from lab.program import FAKE_HOST_KEY_SEED, PROJECT, run_program, stack_config, with_secrets
+from lab.program import (
+    FAKE_CEPH_CLIENT_KEY,
+    FAKE_HOST_KEY_SEED,
+    PROJECT,
+    is_secret,
+    run_program,
+    stack_config,
+    with_secrets,
+)
 from lab.stack_config import lab_stack_config
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
@@ -176,21 +184,109 @@ def test_microceph_steps(dev_run):
 
 def test_cephfs_steps(dev_run):
     (fs,) = dev_run.commands("cephfs-create.sh")
-    assert "cephfs_metadata cephfs_data" in fs.inputs["create"]
+    assert fs.name == "microceph-filesystem" and fs.parent == dev_run.named("microceph").urn
+    assert "cephfs_metadata cephfs_data 300 swarm" in fs.inputs["create"].replace("'", "")
     assert dev_run.depends_on(fs, dev_run.commands("ceph-health.sh")[0])
+    # it prints the client's key: a secret step
+    assert "stdout" in fs.secret_outputs and fs.inputs["logging"] == "none"
     mounts = dev_run.commands("cephfs-mount.sh")
     assert sorted(m.inputs["connection"]["host"] for m in mounts) == ["10.10.1.10", "10.10.1.11", "10.10.1.12"]
+    assert sorted(m.name for m in mounts) == [
+        f"cephfs-{n}-mount" for n in ("swarm-master", "swarm-worker1", "swarm-worker2")
+    ]
     for mount in mounts:
         assert dev_run.depends_on(mount, fs)
-        assert "noatime,_netdev,x-systemd.automount" in mount.inputs["create"]
-        assert "secretfile=/etc/ceph/cephfs.admin.secret" in mount.inputs["create"]
-        assert "cephfs-umount.sh" in mount.inputs["delete"]
+        create = mount.inputs["create"]
+        assert "10.10.1.10,10.10.1.11,10.10.1.12:/ /mnt/cephfs ceph " in create
+        assert "name=swarm,secretfile=/etc/ceph/swarm-ceph.client.swarm.secret,fs=cephfs," in create
+        assert "noatime,_netdev,x-systemd.automount" in create
+        assert "mon_host = 10.10.1.10,10.10.1.11,10.10.1.12" in create and " kernel " in create
+        assert mount.inputs["stdin"] == FAKE_CEPH_CLIENT_KEY  # the filesystem step's stdout, stripped
+        assert "cephfs-umount.sh /mnt/cephfs /etc/ceph/swarm-ceph.client.swarm.secret /etc/ceph/swarm-ceph.conf" in (
+            mount.inputs["delete"].replace("'", "")
+        )
     checks = dev_run.commands("io-check.sh")
     assert len(checks) == 3 and all(dev_run.depends_on(c, m) for c in checks for m in mounts)
 
 
+def cephfs_config(**storage) -> dict:
+    """dev with the CephFS of an existing cluster (Proxmox's own Ceph) instead of MicroCeph."""
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:storage"] = {
+        "type": "cephfs",
+        "mountPoint": "/mnt/pve-cephfs",
+        "fsName": "cephfs",
+        "monitors": ["10.10.1.2", "10.10.1.3:6789", "[fd00::4]:3300"],
+        **storage,
+    }
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def cephfs_run():
+    return run_program(*with_secrets(cephfs_config()))
+
+
+def test_cephfs_mode_mounts_the_existing_cluster_without_microceph(cephfs_run):
+    run = cephfs_run
+    types = {r.type for r in run.resources.values() if not r.custom}
+    assert "swarm-ceph:index:MicroCephCluster" not in types and "swarm-ceph:index:CephFSMount" in types
+    for script in ("microceph-bootstrap.sh", "microceph-disk.sh", "ceph-health.sh", "cephfs-create.sh"):
+        assert not run.commands(script), script
+    mounts = run.commands("cephfs-mount.sh")
+    assert sorted(m.name for m in mounts) == [
+        f"cephfs-{n}-mount" for n in ("swarm-master", "swarm-worker1", "swarm-worker2")
+    ]
+    for mount in mounts:
+        create = mount.inputs["create"]
+        assert "10.10.1.2,10.10.1.3:6789,[fd00::4]:3300:/ /mnt/pve-cephfs ceph name=swarm," in create
+        assert is_secret(mount.raw_inputs["stdin"]) and mount.inputs["stdin"] == FAKE_CEPH_CLIENT_KEY
+        assert mount.inputs["logging"] == "none" and "stdout" in mount.secret_outputs
+        # waits for its host only
+        (ready,) = [
+            r
+            for r in run.commands("wait-ready.sh")
+            if r.inputs["connection"]["host"] == mount.inputs["connection"]["host"]
+        ]
+        assert run.direct_custom_deps(mount.urn) == {ready.urn}
+    (deploy,) = [d for d in run.commands("stack-deploy.sh") if d.name == "stack-deploy"]
+    assert "HTML_DIR=/mnt/pve-cephfs/html" in deploy.inputs["create"]
+    assert all(run.depends_on(deploy, c) for c in run.commands("io-check.sh"))
+    assert run.outputs["cephFilesystem"] == "cephfs" and run.outputs["sharedPath"] == "/mnt/pve-cephfs"
+
+
+def test_cephfs_mode_opens_no_ceph_port_and_installs_only_the_client(cephfs_run):
+    (group,) = cephfs_run.of_type("proxmoxve:cluster/firewall/security/groupLegacy:GroupLegacy")
+    ports = {r.get("dport") for r in group.inputs["rules"]}
+    assert ports == {"2377", "7946", "4789", "22", "8080"}
+    (snippet,) = [s for s in cephfs_run.of_type(SNIPPET) if s.name == "template-user-data"]
+    doc = yaml.safe_load(snippet.inputs["sourceRaw"]["data"])
+    assert "ceph-common" in doc["packages"] and "snapd" not in doc["packages"]
+    assert not [c for c in doc["runcmd"] if "snap" in c]
+
+
+def test_cephfs_mode_with_the_fuse_client():
+    run = run_program(*with_secrets(cephfs_config(client="fuse", clientName="k8s.swarm")))
+    for mount in run.commands("cephfs-mount.sh"):
+        create = mount.inputs["create"]
+        assert (
+            "none /mnt/pve-cephfs fuse.ceph ceph.id=k8s.swarm,ceph.conf=/etc/ceph/swarm-ceph.conf,"
+            "noatime,_netdev,x-systemd.automount 0 0"
+        ) in create
+        assert " fuse /etc/ceph/swarm-ceph.client.k8s.swarm.secret " in create.replace("'", " ")
+    (snippet,) = [s for s in run.of_type(SNIPPET) if s.name == "template-user-data"]
+    packages = yaml.safe_load(snippet.inputs["sourceRaw"]["data"])["packages"]
+    assert "ceph-fuse" in packages and "ceph-common" not in packages
+
+
+def web_deploy(run):
+    """The web stack's deploy step (the extra stacks have theirs: stack-<name>-deploy)."""
+    return run.named("stack-deploy")
+
+
 def test_stack_runs_after_every_mount_and_the_swarm(dev_run):
-    (deploy,) = dev_run.commands("stack-deploy.sh")
+    deploy = web_deploy(dev_run)
+    assert deploy.parent == dev_run.named("stack").urn
     assert deploy.inputs["connection"]["host"] == "10.10.1.10"
     assert " always " in deploy.inputs["create"].replace("'", " ")
     assert "services:" in deploy.inputs["stdin"] and "mode: global" in deploy.inputs["stdin"]
@@ -204,6 +300,39 @@ def test_stack_runs_after_every_mount_and_the_swarm(dev_run):
     serves = dev_run.commands("serve-check.sh")
     assert sorted(s.inputs["connection"]["host"] for s in serves) == ["10.10.1.10", "10.10.1.11", "10.10.1.12"]
     assert all(dev_run.depends_on(s, deploy) for s in serves)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_kv_stack_deploys_with_its_data_dir_after_the_storage(stack, dev_run, prod_run):
+    run = {"dev": dev_run, "prod": prod_run}[stack]
+    deploys = run.commands("stack-deploy.sh")
+    assert sorted(d.name for d in deploys) == ["stack-deploy", "stack-kv-deploy"]
+    kv = run.named("stack-kv-deploy")
+    component = run.named("stack-kv")
+    assert component.type == "swarm-ceph:index:DockerStack" and kv.parent == component.urn
+    assert [r.name for r in run.resources.values() if r.parent == component.urn] == ["stack-kv-deploy"]  # no page
+    create = kv.inputs["create"].replace("'", "")
+    leader = "10.10.1.10" if stack == "dev" else "10.10.2.21"
+    assert kv.inputs["connection"]["host"] == leader
+    assert create.endswith(
+        "stack-deploy.sh deploy kv /opt/swarm-ceph/stacks/kv always 300 DATA_DIR=/mnt/cephfs/kv KV_IMAGE=redis:7.2"
+    )
+    assert "redis-server" in kv.inputs["stdin"] and "${DATA_DIR}" in kv.inputs["stdin"]
+    assert kv.inputs["delete"].replace("'", "").endswith("stack-deploy.sh remove kv 300")
+    # after the same steps as the web stack (the whole Swarm, every mount and IO check), not after the web stack
+    for dependency in run.commands("cephfs-mount.sh") + run.commands("io-check.sh") + run.commands("swarm-node.sh"):
+        assert run.depends_on(kv, dependency), dependency.name
+    web = web_deploy(run)
+    assert not run.depends_on(kv, web) and not run.depends_on(web, kv)
+    assert not run.depends_on(kv, run.named("stack-page"))
+
+
+def test_no_extra_stack_without_the_setting():
+    cfg = copy.deepcopy(stack_config("dev"))
+    del cfg["swarm-ceph:stacks"]
+    run = run_program(*with_secrets(cfg))
+    assert [d.name for d in run.commands("stack-deploy.sh")] == ["stack-deploy"]
+    assert len(run.of_type("swarm-ceph:index:DockerStack")) == 1
 
 
 def test_every_remote_step_waits_for_its_host(dev_run):
@@ -262,8 +391,9 @@ def test_hosts_mode_creates_no_proxmox_resources_and_uses_the_shared_path(caplog
     ]
     assert len(run.commands("wait-ready.sh")) == 3 and len(run.commands("shared-path.sh")) == 3
     assert not run.commands("microceph-bootstrap.sh")
-    (deploy,) = run.commands("stack-deploy.sh")
+    deploy = web_deploy(run)
     assert "HTML_DIR=/srv/shared/html" in deploy.inputs["create"]
+    assert "DATA_DIR=/srv/shared/kv" in run.named("stack-kv-deploy").inputs["create"]
     assert all(run.depends_on(deploy, c) for c in run.commands("io-check.sh"))
     assert not deploy.inputs["create"].startswith("sudo")  # root needs no sudo
 
@@ -281,10 +411,11 @@ def test_lab_stack_config_evaluates_in_hosts_mode():
     run = run_program(*with_secrets(cfg), stack="lab")
     hosts = sorted(r.inputs["connection"]["host"] for r in run.commands("wait-ready.sh"))
     assert hosts == ["10.77.1.10", "10.77.1.11", "10.77.1.12"]
-    (deploy,) = run.commands("stack-deploy.sh")
+    deploy = web_deploy(run)
     assert "NGINX_IMAGE=swarm-ceph-lab/nginx" in deploy.inputs["create"] and " never " in deploy.inputs["create"]
     assert run.outputs["pageUrls"] == [f"http://10.77.1.{i}:8080/" for i in (10, 11, 12)]
-    assert "cephFilesystem" not in run.outputs and run.outputs["sharedPath"] == "/mnt/cephfs"
+    ceph = cfg["swarm-ceph:storage"]["type"] != "existing"
+    assert ("cephFilesystem" in run.outputs) is ceph and run.outputs["sharedPath"] == "/mnt/cephfs"
     assert not any(
         r.inputs.get("connection", {}).get("host", "").startswith(("10.10.", "192.168."))
         for r in run.resources.values()
@@ -303,7 +434,7 @@ def test_editing_the_page_or_compose_file_changes_readable_inputs_in_place(tmp_p
     edited = run_program(*with_secrets(cfg))
     (old_page,), (new_page,) = dev_run.commands("stack-page.sh"), edited.commands("stack-page.sh")
     assert new_page.inputs["stdin"] == "<h1>edited</h1>\n" != old_page.inputs["stdin"]
-    (old_deploy,), (new_deploy,) = dev_run.commands("stack-deploy.sh"), edited.commands("stack-deploy.sh")
+    old_deploy, new_deploy = web_deploy(dev_run), web_deploy(edited)
     assert "delay: 5s" in new_deploy.inputs["stdin"] and "delay: 2s" in old_deploy.inputs["stdin"]
     new_checks = {c.name: c.inputs["create"] for c in edited.commands("serve-check.sh")}
     old_checks = {c.name: c.inputs["create"] for c in dev_run.commands("serve-check.sh")}

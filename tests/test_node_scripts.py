@@ -1,17 +1,22 @@
 """Node-side scripts that cannot run for real here, run against stand-ins: MicroCeph's CLI faked in
-tests/fakes/microceph (shapes of its output as documented) to check every guard, and the fstab edits on a
-temporary file. Each step runs twice: the second run must change nothing."""
+tests/fakes/microceph (shapes of its output as documented) to check every guard, the CephFS mount steps against
+fake mount commands (tests/fakes/cephfs-client) with a scratch /etc/fstab, and the fstab edits on a temporary file.
+Each step runs twice: the second run must change nothing."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from components.cephfs import ceph_conf, fstab_line
 from components.scripts import SCRIPTS_DIR, script_command
+from lab.program import FAKE_CEPH_CLIENT_KEY
 
 FAKES = Path(__file__).parent / "fakes"
 DISK = "/dev/vda" if Path("/dev/vda").is_block_device() else "/dev/loop0"
@@ -61,13 +66,19 @@ def test_microceph_bootstrap_node_steps_are_guarded(tmp_path):
     assert failed.returncode == 1 and "did not reach 4 OSDs up" in failed.stderr
 
     before = len(calls(state))
-    for _ in range(2):
-        assert ok("cephfs-create.sh", "cephfs", "cephfs_metadata", "cephfs_data", 10, state=state).strip() == "cephfs"
+    for _ in range(2):  # the client's key, the only line on stdout, both times
+        out = ok("cephfs-create.sh", "cephfs", "cephfs_metadata", "cephfs_data", 10, "swarm", state=state)
+        assert out == "fake-key-of-client.swarm\n"
     assert calls(state)[before:] == [
         "osd pool create cephfs_metadata",
         "osd pool create cephfs_data",
         "fs new cephfs cephfs_metadata cephfs_data",
+        "fs authorize cephfs client.swarm / rw",
     ]
+    # a client that exists already is left as it is (its caps are the operator's): only its key is read
+    (state / "auth/client.ops").write_text("operators-key\n")
+    out = ok("cephfs-create.sh", "cephfs", "cephfs_metadata", "cephfs_data", 10, "ops", state=state)
+    assert out == "operators-key\n" and len(calls(state)) == before + 4
 
 
 def test_guards_read_the_whole_listing(tmp_path):
@@ -77,22 +88,24 @@ def test_guards_read_the_whole_listing(tmp_path):
     assert Path(DISK).is_block_device(), "a block device is needed for microceph-disk.sh's check"
     state = tmp_path / "big-cluster"
     long = {"FAKE_MICROCEPH_LONG": "20000"}  # rows the fake adds to each listing: far more than a pipe holds
-    cephfs = ("cephfs", "cephfs_metadata", "cephfs_data", 10)
+    cephfs = ("cephfs", "cephfs_metadata", "cephfs_data", 10, "swarm")
     ok("microceph-bootstrap.sh", "10.10.1.10", 30, state=state, **long)
     (state / "members/swarm-worker1").write_text("10.10.1.11\n")  # it joined
     assert ok("microceph-disk.sh", DISK, state=state, **long).strip() == "osd"
-    assert ok("cephfs-create.sh", *cephfs, state=state, **long).strip() == "cephfs"
+    key = "fake-key-of-client.swarm"
+    assert ok("cephfs-create.sh", *cephfs, state=state, **long).strip() == key
     done = calls(state)
     assert done[1:] == [
         f"disk add {DISK} --wipe",
         "osd pool create cephfs_metadata",
         "osd pool create cephfs_data",
         "fs new cephfs cephfs_metadata cephfs_data",
+        "fs authorize cephfs client.swarm / rw",
     ]
     for _ in range(10):
         assert ok("microceph-add.sh", "swarm-worker1", state=state, **long) == ""
         assert ok("microceph-disk.sh", DISK, state=state, **long).strip() == "osd"
-        assert ok("cephfs-create.sh", *cephfs, state=state, **long).strip() == "cephfs"
+        assert ok("cephfs-create.sh", *cephfs, state=state, **long).strip() == key
     assert calls(state) == done
     assert ok("microceph-add.sh", "swarm-worker2", state=state, **long).strip() == "token-for-swarm-worker2"
 
@@ -163,6 +176,152 @@ def test_microceph_join_reads_the_token_from_stdin_once(tmp_path):
 def test_microceph_disk_refuses_a_missing_device(tmp_path):
     result = run("microceph-disk.sh", "/dev/disk/by-id/does-not-exist", state=tmp_path / "s")
     assert result.returncode == 1 and "is not a block device" in result.stderr
+
+
+# The CephFS mount steps, run for real against stand-ins for the mount commands (tests/fakes/cephfs-client) in a
+# private mount namespace whose /etc/fstab is a scratch file: this machine's fstab and mounts are never touched.
+CLIENT_COMMANDS = ["findmnt", "mount", "umount", "mountpoint", "systemctl", "mount.ceph", "ceph-fuse"]
+UNSHARE, REAL_MOUNT = shutil.which("unshare"), shutil.which("mount")
+SYSTEMD = Path("/run/systemd/system").is_dir()
+
+
+@functools.cache
+def private_mount_namespace() -> bool:
+    if not (UNSHARE and REAL_MOUNT):
+        return False
+    probe = subprocess.run([UNSHARE, "-m", "--propagation", "private", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+class CephClientHost:
+    """A scratch "host": /etc/fstab (in the namespace), /etc/ceph under tmp, the fake mount commands first on PATH."""
+
+    def __init__(self, tmp_path: Path, client: str = "kernel"):
+        if not private_mount_namespace():
+            pytest.fail("needs root and unshare(1) for a private mount namespace (the scripts edit /etc/fstab)")
+        self.bin = tmp_path / "bin"
+        self.bin.mkdir()
+        for name in CLIENT_COMMANDS:
+            (self.bin / name).symlink_to(FAKES / "cephfs-client")
+        self.state = tmp_path / "client-state"
+        self.fstab = tmp_path / "fstab"
+        self.fstab.write_text("# <file system> <mount point> <type>\nUUID=1 / ext4 defaults 0 1\n")
+        self.mp = tmp_path / "mnt/cephfs"
+        etc = tmp_path / "etc/ceph"
+        self.secret, self.conf = etc / "swarm-ceph.client.swarm.secret", etc / "swarm-ceph.conf"
+        monitors = ["10.10.1.2", "10.10.1.3:6789"]
+        self.conf_text = ceph_conf(monitors, "swarm", "cephfs", str(self.secret))
+        self.line = fstab_line(client, monitors, str(self.mp), "cephfs", "swarm", str(self.secret), str(self.conf))
+        self.client = client
+
+    def run(self, script: str, *args: object, stdin: str | None = None, **env_vars: str):
+        env = {**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}", "FAKE_CEPHFS_STATE": str(self.state)}
+        bind = f'{REAL_MOUNT} --bind "$1" /etc/fstab && exec sh -c "$2"'
+        return subprocess.run(
+            [UNSHARE, "-m", "--propagation", "private", "sh", "-c", bind, "ns", str(self.fstab)]
+            + [script_command(script, *args)],
+            input=stdin,
+            env={**env, **env_vars},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def mount(self, stdin: str | None = FAKE_CEPH_CLIENT_KEY + "\n", **env_vars: str):
+        args = [self.mp, self.client, self.secret, self.conf, self.conf_text, self.line]
+        return self.run("cephfs-mount.sh", *args, stdin=stdin, **env_vars)
+
+    def umount(self):
+        return self.run("cephfs-umount.sh", self.mp, self.secret, self.conf)
+
+    def calls(self) -> list[str]:
+        log = self.state / "calls"
+        return [c for c in (log.read_text().splitlines() if log.exists() else []) if not c.startswith("systemctl")]
+
+
+@pytest.mark.parametrize("client, fstype", [("kernel", "ceph"), ("fuse", "fuse.ceph-fuse")])
+def test_cephfs_mount_and_umount_are_guarded(tmp_path, client, fstype):
+    host = CephClientHost(tmp_path, client)
+    original = host.fstab.read_text()
+    me = subprocess.run(["hostname"], capture_output=True, text=True).stdout.strip()
+    inodes = []
+    for _ in range(2):
+        done = host.mount()
+        assert done.returncode == 0 and done.stdout == "mounted\n", done.stderr
+        assert FAKE_CEPH_CLIENT_KEY not in done.stdout + done.stderr
+        assert host.secret.read_text() == FAKE_CEPH_CLIENT_KEY + "\n"
+        assert host.secret.stat().st_mode & 0o777 == 0o600 and host.conf.stat().st_mode & 0o777 == 0o644
+        assert host.conf.read_text() == host.conf_text
+        assert host.fstab.read_text() == original + host.line + "\n"
+        assert (host.mp / ".swarm-ceph/io" / me).read_text().strip() == me
+        assert (host.state / "mounted").read_text().strip() == fstype
+        inodes.append((host.secret.stat().st_ino, host.conf.stat().st_ino))
+    assert inodes[0] == inodes[1]  # the second run rewrote neither file
+    assert host.calls() == [f"mount {host.mp}"]  # mounted once
+    assert ("systemctl daemon-reload" in (host.state / "calls").read_text()) is SYSTEMD
+    assert (tmp_path / "etc/ceph").stat().st_mode & 0o777 == 0o755
+
+    (host.mp / "user-data").write_text("kept")  # on the shared filesystem (here: the directory) itself
+    for _ in range(2):
+        done = host.umount()
+        assert done.returncode == 0 and done.stdout == "unmounted\n", done.stderr
+        assert host.fstab.read_text() == original
+        assert not host.secret.exists() and not host.conf.exists()
+        assert not (host.mp / ".swarm-ceph").exists() and (host.mp / "user-data").exists()
+    assert host.calls() == [f"mount {host.mp}", f"umount {host.mp}"]  # unmounted once
+
+
+def test_cephfs_mount_takes_exactly_one_key_line_on_stdin(tmp_path):
+    host = CephClientHost(tmp_path)
+    for stdin, words in (("", "no Ceph client key on stdin"), ("AQAA\nAQBB\n", "more than one line")):
+        done = host.mount(stdin=stdin)
+        assert done.returncode == 1 and words in done.stderr
+        assert "AQAA" not in done.stderr and not host.secret.exists()
+    assert host.fstab.read_text().count("ceph") == 0 and host.calls() == []
+
+
+def test_cephfs_mount_says_why_when_the_filesystem_is_not_mounted(tmp_path):
+    host = CephClientHost(tmp_path)
+    done = host.mount(FAKE_CEPHFS_MOUNT_FAILS="1")
+    assert done.returncode == 1 and f"{host.mp} is not a CephFS mount (ceph) after mounting" in done.stderr
+    assert "findmnt says 'ext4'" in done.stderr and "no mds server is up" in done.stderr
+    assert "reaches the monitors" in done.stderr and FAKE_CEPH_CLIENT_KEY not in done.stderr
+    assert not (host.mp / ".swarm-ceph").exists()  # no IO marker on a directory that is not the shared filesystem
+
+
+def test_stack_deploy_makes_the_data_dir_and_the_remove_keeps_it(tmp_path):
+    """An extra stack's DATA_DIR (its directory on the shared storage) exists before `docker stack deploy` (a bind
+    source must), and stays when the stack is removed: it holds the stack's data."""
+    shared, docker = tmp_path / "shared", tmp_path / "docker"
+    shared.mkdir()
+    data = shared / "kv"
+    compose = (SCRIPTS_DIR.parent.parent / "stacks/kv/docker-compose.yml").read_text()
+    deploy = ["deploy", "kv", tmp_path / "stacks/kv", "always", 10, f"DATA_DIR={data}", "KV_IMAGE=redis:7.2"]
+    for _ in range(2):
+        out = ok("stack-deploy.sh", *deploy, state=tmp_path / "ceph", stdin=compose, FAKE_DOCKER_STATE=str(docker))
+        assert out == "deployed\n" and data.is_dir()
+    env = (docker / "env").read_text().splitlines()
+    assert f"DATA_DIR={data}" in env and "KV_IMAGE=redis:7.2" in env
+    assert (docker / "compose.yml").read_text() == compose == (tmp_path / "stacks/kv/docker-compose.yml").read_text()
+    (data / "appendonly.aof").write_text("user data")
+    for _ in range(2):
+        assert ok("stack-deploy.sh", "remove", "kv", 10, state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker)) == (
+            "removed\n"
+        )
+    assert (docker / "calls").read_text().splitlines() == ["stack deploy kv", "stack deploy kv", "stack rm kv"]
+    assert (data / "appendonly.aof").read_text() == "user data"
+
+
+def test_stack_deploy_without_data_dir_creates_no_directory(tmp_path):
+    """The web stack has no DATA_DIR: the deploy creates nothing on the shared storage (its page step does)."""
+    docker = tmp_path / "docker"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    deploy = ["deploy", "web", tmp_path / "stacks/web", "never", 10, "HTML_DIR=/nonexistent/html"]
+    assert ok("stack-deploy.sh", *deploy, state=docker, stdin="services: {}\n", FAKE_DOCKER_STATE=str(docker)) == (
+        "deployed\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "stacks", "docker"])
+    assert not Path("/nonexistent").exists()
 
 
 def _fstab(action: str, fstab: Path, *args: str) -> str:

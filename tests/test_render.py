@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from cloudinit import node_user_data, template_user_data
-from components.cephfs import fstab_line, secret_file
-from components.config import NetworkConfig, StackConfig
-from components.docker_stack import deploy_environment, html_dir, page_sha256
+from components.cephfs import CONF_FILE, ceph_conf, fstab_line, secret_file
+from components.config import ExtraStackConfig, NetworkConfig, StackConfig
+from components.docker_stack import data_dir, deploy_environment, extra_environment, html_dir, page_sha256
 from components.host_keys import derive_host_key
 from components.scripts import SCRIPTS_DIR, script_command, script_text
 from components.security_group import group_name, security_group_rules
@@ -51,8 +51,10 @@ def require(tool: str) -> str:
             host_key_private=HOST_KEY.private_openssh,
             host_key_public=HOST_KEY.public,
         ),
+        template_user_data(hostname="t", user="debian", public_keys=KEYS, storage="cephfs", ceph_client="fuse"),
+        template_user_data(hostname="t", user="debian", public_keys=KEYS, storage="existing"),
     ],
-    ids=["template", "node", "node-fqdn", "node-host-key", "template-host-key"],
+    ids=["template", "node", "node-fqdn", "node-host-key", "template-host-key", "template-cephfs", "template-existing"],
 )
 def test_cloud_config_passes_cloud_init_schema(document, tmp_path):
     require("cloud-init")
@@ -80,6 +82,25 @@ def test_template_user_data_installs_what_nodes_need():
     assert "download.docker.com/linux/debian" in doc["apt"]["sources"]["docker.list"]["source"]
     assert ["snap", "refresh", "--hold", "microceph"] in doc["runcmd"]
     assert doc["users"][1]["ssh_authorized_keys"] == KEYS and doc["ssh_pwauth"] is False
+
+
+@pytest.mark.parametrize(
+    "storage, client, ceph_packages",
+    [
+        ("microceph", "fuse", {"snapd", "ceph-fuse"}),
+        ("cephfs", "kernel", {"ceph-common"}),
+        ("cephfs", "fuse", {"ceph-fuse"}),
+        ("existing", "kernel", set()),
+    ],
+)
+def test_template_installs_microceph_only_for_microceph(storage, client, ceph_packages):
+    doc = yaml.safe_load(
+        template_user_data(hostname="t", user="debian", public_keys=KEYS, storage=storage, ceph_client=client)
+    )
+    packages = set(doc["packages"])
+    assert packages & {"snapd", "ceph-common", "ceph-fuse"} == ceph_packages
+    assert {"docker-ce", "qemu-guest-agent"} <= packages
+    assert bool([c for c in doc["runcmd"] if c[0] == "snap"]) is (storage == "microceph")
 
 
 def test_node_user_data_sets_the_hostname():
@@ -182,13 +203,43 @@ def test_sudo_prefix_only_for_non_root():
     assert script_command("wait-ready.sh", 5).startswith("bash -c ")
 
 
-def test_fstab_line():
-    line = fstab_line(["10.10.1.10", "10.10.1.11", "10.10.1.12"], "/mnt/cephfs", "cephfs", secret_file("cephfs"))
+MONS = ["10.10.1.10", "10.10.1.11", "10.10.1.12"]
+
+
+def test_fstab_line_kernel():
+    line = fstab_line("kernel", MONS, "/mnt/cephfs", "cephfs", "swarm", secret_file("swarm"), CONF_FILE)
     assert line == (
         "10.10.1.10,10.10.1.11,10.10.1.12:/ /mnt/cephfs ceph "
-        "name=admin,secretfile=/etc/ceph/cephfs.admin.secret,fs=cephfs,noatime,_netdev,x-systemd.automount 0 0"
+        "name=swarm,secretfile=/etc/ceph/swarm-ceph.client.swarm.secret,fs=cephfs,noatime,_netdev,x-systemd.automount"
+        " 0 0"
     )
     assert len(line.split()) == 6
+    with_ports = fstab_line("kernel", ["10.0.0.1:6789", "[fd00::1]:3300"], "/mnt/x", "fs", "c", "/k", CONF_FILE)
+    assert with_ports.startswith("10.0.0.1:6789,[fd00::1]:3300:/ /mnt/x ceph name=c,secretfile=/k,fs=fs,")
+
+
+def test_fstab_line_fuse():
+    line = fstab_line("fuse", MONS, "/mnt/cephfs", "cephfs", "swarm", secret_file("swarm"), CONF_FILE)
+    assert line == (
+        "none /mnt/cephfs fuse.ceph ceph.id=swarm,ceph.conf=/etc/ceph/swarm-ceph.conf,noatime,_netdev,"
+        "x-systemd.automount 0 0"
+    )
+    assert len(line.split()) == 6
+    with pytest.raises(ValueError):
+        fstab_line("nfs", MONS, "/mnt/cephfs", "cephfs", "swarm", secret_file("swarm"), CONF_FILE)
+
+
+def test_ceph_conf():
+    assert CONF_FILE == "/etc/ceph/swarm-ceph.conf"
+    assert secret_file("k8s.swarm") == "/etc/ceph/swarm-ceph.client.k8s.swarm.secret"
+    assert ceph_conf(MONS, "swarm", "cephfs", secret_file("swarm")) == (
+        "# Written by swarm-ceph (CephFSMount): the client side of CephFS cephfs. Local edits are overwritten.\n"
+        "[global]\n"
+        "mon_host = 10.10.1.10,10.10.1.11,10.10.1.12\n"
+        "[client.swarm]\n"
+        "keyfile = /etc/ceph/swarm-ceph.client.swarm.secret\n"
+        "client_fs = cephfs\n"
+    )
 
 
 def test_security_rules_use_pve_port_ranges():
@@ -196,6 +247,16 @@ def test_security_rules_use_pve_port_ranges():
     assert ("tcp", "6800:7300") in {(r.proto, r.dport) for r in rules}
     assert all(r.source in ("10.10.1.0/24", "192.168.0.0/24") for r in rules)
     assert {r.dport for r in rules if r.source == "192.168.0.0/24"} == {"22", "8080"}
+    # the nodes run no Ceph daemon unless they run MicroCeph: only the Swarm's ports between them
+    cluster = {(r.proto, r.dport) for r in security_group_rules(NetworkConfig(), 8080, microceph=False)}
+    assert cluster == {
+        ("tcp", "2377"),
+        ("tcp", "7946"),
+        ("udp", "7946"),
+        ("udp", "4789"),
+        ("tcp", "22"),
+        ("tcp", "8080"),
+    }
 
 
 def test_deploy_environment_feeds_the_compose_file():
@@ -209,6 +270,29 @@ def test_deploy_environment_feeds_the_compose_file():
     assert web["deploy"]["mode"] == "global" and web["ports"][0]["mode"] == "host"
     assert web["volumes"][0]["read_only"] is True and web["volumes"][0]["target"] == "/usr/share/nginx/html"
     assert html_dir("/mnt/cephfs/") == "/mnt/cephfs/html"
+
+
+def test_extra_environment_feeds_the_kv_compose_file():
+    compose = (Path(__file__).parent.parent / "stacks/kv/docker-compose.yml").read_text()
+    kv = ExtraStackConfig(
+        name="kv", compose_file="stacks/kv/docker-compose.yml", environment={"KV_IMAGE": "redis:7.2", "A_B": "x y"}
+    )
+    env = extra_environment(kv, "/mnt/cephfs/")
+    assert env == ["DATA_DIR=/mnt/cephfs/kv", "A_B=x y", "KV_IMAGE=redis:7.2"]
+    assert data_dir("/mnt/cephfs", "kv") == "/mnt/cephfs/kv"
+    for name in ("DATA_DIR", "KV_IMAGE"):
+        assert "${" + name in compose
+    doc = yaml.safe_load(compose)
+    (name,) = doc["services"]
+    service = doc["services"]["kv"]
+    assert service["image"] == "${KV_IMAGE:-redis:7.2}" and "ports" not in service
+    assert service["command"] == ["redis-server", "--appendonly", "yes", "--appendfsync", "always", "--dir", "/data"]
+    assert service["volumes"] == [{"type": "bind", "source": "${DATA_DIR}", "target": "/data"}]
+    deploy = service["deploy"]
+    assert deploy.get("mode", "replicated") == "replicated" and deploy["replicas"] == 1
+    assert deploy["restart_policy"]["condition"] == "any" and deploy["update_config"]["order"] == "stop-first"
+    assert deploy["placement"]["constraints"] == ["node.role == worker"]
+    assert "redis-cli" in service["healthcheck"]["test"] and "ping" in service["healthcheck"]["test"]
 
 
 def test_security_group_name_fits_pve_rules():

@@ -3,23 +3,37 @@ in clear in any resource input (command lines included)."""
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 
 import pytest
 
 from components.host_keys import derive_host_key
 from lab.program import (
     FAKE_API_TOKEN,
+    FAKE_CEPH_CLIENT_KEY,
     FAKE_CEPH_TOKEN_PREFIX,
     FAKE_HOST_KEY_SEED,
     FAKE_SSH_KEY,
     FAKE_TOKENS,
     is_secret,
+    run_program,
+    stack_config,
+    with_secrets,
 )
 
-SECRET_VALUES = [FAKE_API_TOKEN, FAKE_SSH_KEY, *FAKE_TOKENS.values(), FAKE_CEPH_TOKEN_PREFIX]
-TOKEN_STEPS = ["swarm-token.sh", "microceph-add.sh"]
-TOKEN_CONSUMERS = ["swarm-join.sh", "microceph-join.sh"]
+SECRET_VALUES = [FAKE_API_TOKEN, FAKE_SSH_KEY, *FAKE_TOKENS.values(), FAKE_CEPH_TOKEN_PREFIX, FAKE_CEPH_CLIENT_KEY]
+# Steps whose stdout is a secret (join tokens; the MicroCeph filesystem step prints the Ceph client's key), and the
+# steps that get those secrets (or swarm-ceph:cephClientKey) on stdin.
+TOKEN_STEPS = ["swarm-token.sh", "microceph-add.sh", "cephfs-create.sh"]
+TOKEN_CONSUMERS = ["swarm-join.sh", "microceph-join.sh", "cephfs-mount.sh"]
+
+
+def cephfs_config() -> dict:
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:storage"] = {"type": "cephfs", "monitors": ["10.10.1.2", "10.10.1.3"]}
+    return cfg
 
 
 def _clear_parts(value):
@@ -36,9 +50,14 @@ def _clear_parts(value):
         yield value
 
 
-@pytest.fixture(params=["dev", "prod"])
-def run(request, dev_run, prod_run):
-    return {"dev": dev_run, "prod": prod_run}[request.param]
+@pytest.fixture(scope="module")
+def cephfs_run():
+    return run_program(*with_secrets(cephfs_config()))
+
+
+@pytest.fixture(params=["dev", "prod", "cephfs"])
+def run(request, dev_run, prod_run, cephfs_run):
+    return {"dev": dev_run, "prod": prod_run, "cephfs": cephfs_run}[request.param]
 
 
 def test_no_secret_value_in_clear_in_any_input(run):
@@ -58,7 +77,7 @@ def test_no_secret_on_any_command_line(run):
 
 def test_token_outputs_are_secret_and_unlogged(run):
     steps = [s for script in TOKEN_STEPS for s in run.commands(script)]
-    assert len(steps) >= 3
+    assert len(steps) >= (3 if run.commands("microceph-bootstrap.sh") else 1)
     for step in steps:
         assert "stdout" in step.secret_outputs, step.name
         assert step.inputs["logging"] == "none", step.name
@@ -105,3 +124,22 @@ def test_host_private_keys_and_their_seed_never_in_clear(run):
         clear = json.dumps(list(_clear_parts(resource.raw_inputs)))
         assert FAKE_HOST_KEY_SEED not in clear, resource.name
         assert not any(body in clear for body in bodies), f"{resource.name} carries a private host key in clear"
+
+
+def test_the_ceph_client_key_reaches_every_mount_as_a_secret_only(run):
+    """MicroCeph's key (the filesystem step's secret stdout) or swarm-ceph:cephClientKey: on stdin, as a secret."""
+    mounts = run.commands("cephfs-mount.sh")
+    assert len(mounts) >= 3
+    for mount in mounts:
+        assert is_secret(mount.raw_inputs["stdin"]) and mount.inputs["stdin"] == FAKE_CEPH_CLIENT_KEY, mount.name
+    assert FAKE_CEPH_CLIENT_KEY not in json.dumps(run.outputs)
+
+
+def test_the_ceph_client_key_is_in_no_log_and_no_output(caplog):
+    with caplog.at_level(logging.DEBUG):
+        run = run_program(*with_secrets(cephfs_config()))
+    assert run.commands("cephfs-mount.sh")
+    assert FAKE_CEPH_CLIENT_KEY not in caplog.text
+    assert FAKE_CEPH_CLIENT_KEY not in json.dumps(run.outputs)
+    for resource in run.resources.values():
+        assert FAKE_CEPH_CLIENT_KEY not in json.dumps(list(_clear_parts(resource.raw_inputs))), resource.name

@@ -40,6 +40,11 @@ cloud_init_wait() {
   esac
 }
 
+# systemd_running: systemd is this host's init (not merely installed, as in a container).
+systemd_running() {
+  command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]
+}
+
 # swarm_state: this engine's Swarm state (inactive, pending, active, error, locked) or "unknown".
 swarm_state() {
   docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown

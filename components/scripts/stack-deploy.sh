@@ -3,7 +3,9 @@
 #   compose file to DIR, `docker stack deploy` it with VAR=VALUE in its environment (compose interpolation), and
 #   wait until every service has all its tasks Running and no update in progress (a rolling update of a global
 #   service has all its tasks Running between two nodes' turns). An update that was paused or rolled back fails.
-# stack-deploy.sh remove STACK TIMEOUT_S: `docker stack rm` and wait until its services and networks are gone.
+#   DATA_DIR=path among the variables (an extra stack's directory on the shared storage) is created first.
+# stack-deploy.sh remove STACK TIMEOUT_S: `docker stack rm` and wait until its services and networks are gone (a
+#   DATA_DIR stays: it holds the stack's data).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -46,6 +48,9 @@ case $action in
     dir=${1:?usage: stack-deploy.sh deploy STACK DIR RESOLVE_IMAGE TIMEOUT_S [VAR=VALUE...]}
     resolve=${2:?} timeout_s=${3:?}
     shift 3
+    for var in "$@"; do
+      if [[ $var == DATA_DIR=* ]]; then mkdir -p "${var#DATA_DIR=}"; fi
+    done
     mkdir -p "$dir"
     cat >"$dir/docker-compose.yml.tmp"
     mv -f "$dir/docker-compose.yml.tmp" "$dir/docker-compose.yml"
