@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Local lab for swarm-ceph: three real Docker Swarm node containers (sshd +
-# nested dockerd) on one bridge network, a shared host directory standing in
-# for CephFS, images built without any registry. See lab/README.md.
+# nested dockerd) on one bridge network, a real Ceph cluster (Debian's Ceph 16.2)
+# across them, images built without any registry. See lab/README.md.
 #
 #   lab/lab.sh build            build/reuse the lab images
-#   lab/lab.sh up               build, start the nodes, load the app image(s)
-#   lab/lab.sh down             remove nodes, their volumes, the network, shared data
+#   lab/lab.sh up               build, start the nodes and Ceph, load the app image(s)
+#   lab/lab.sh down             remove nodes, their volumes (Ceph's data), the network
 #   lab/lab.sh status           nodes, IPs, container and Swarm state
 #   lab/lab.sh ssh NODE [CMD]   ssh into a node (name or IP) with the lab key
 #   lab/lab.sh env              print `export` lines for the Pulumi lab stack
@@ -18,7 +18,7 @@ LAB_NETWORK=${LAB_NETWORK:-swarm-ceph-lab}
 LAB_SUBNET=${LAB_SUBNET:-10.77.1.0/24}
 LAB_GATEWAY=${LAB_GATEWAY:-10.77.1.1}
 # Images saved into every node by `up` (docker save | ssh docker load).
-LAB_LOAD_IMAGES=${LAB_LOAD_IMAGES:-swarm-ceph-lab/nginx}
+LAB_LOAD_IMAGES=${LAB_LOAD_IMAGES:-swarm-ceph-lab/nginx swarm-ceph-lab/redis}
 LAB_DEBIAN_SUITE=${LAB_DEBIAN_SUITE:-bookworm}
 # The Debian mirror for debootstrap: the host's own apt source unless LAB_DEBIAN_MIRROR says otherwise.
 host_debian_mirror() {
@@ -32,6 +32,11 @@ host_debian_mirror() {
 }
 LAB_DEBIAN_MIRROR=${LAB_DEBIAN_MIRROR:-$(host_debian_mirror)}
 LAB_WAIT_SECONDS=${LAB_WAIT_SECONDS:-90}
+# The lab's Ceph: MONs on the first three nodes, a MGR, an OSD and an MDS on every node, one CephFS, and one client
+# key for the lab stack (what an operator would do with pveceph before running the program).
+LAB_CEPH_FS=${LAB_CEPH_FS:-cephfs}
+LAB_CEPH_CLIENT=${LAB_CEPH_CLIENT:-swarm}
+LAB_CEPH_WAIT_SECONDS=${LAB_CEPH_WAIT_SECONDS:-180}
 
 IMAGE_PREFIX="swarm-ceph-lab"
 LABEL_KEY="swarm-ceph-lab"
@@ -48,7 +53,7 @@ REPO_ROOT=$(cd "$LAB_SRC/.." && pwd)
 LAB_STATE=$REPO_ROOT/.lab
 LAB_KEY=$LAB_STATE/id_ed25519
 LAB_HOST_KEYS=$LAB_STATE/host_keys
-LAB_SHARED=$LAB_STATE/shared
+LAB_CEPH_KEY=$LAB_STATE/ceph/client.key
 LAB_CACHE=${SWARM_CEPH_CACHE:-$HOME/.cache/swarm-ceph}/lab
 
 export DOCKER_BUILDKIT=0   # the docker CLI here may lack buildx; use the classic builder
@@ -201,6 +206,7 @@ build_images() {
     build_base
     build_child node "$BASE_HASH"
     build_child nginx "$BASE_HASH"
+    build_child redis "$BASE_HASH"
     log "images ready in $(elapsed $((SECONDS - start)))"
 }
 
@@ -269,14 +275,16 @@ start_node() { # start_node NAME IP
             host_key "$name"
             for cap in $NODE_CAPS; do caps+=(--cap-add "$cap"); done
             docker volume create --label "$LABEL_KEY=1" "$volume" >/dev/null
+            docker volume create --label "$LABEL_KEY=1" "$volume-ceph" >/dev/null
             docker run -d --name "$name" --hostname "$name" \
                 --network "$LAB_NETWORK" --ip "$ip" \
                 --label "$LABEL_KEY.node=$name" \
                 --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
                 --security-opt systempaths=unconfined --device-cgroup-rule 'a *:* rwm' \
                 "${caps[@]}" \
+                --device /dev/fuse \
                 -v "$volume:/var/lib/docker" \
-                -v "$LAB_SHARED:/mnt/cephfs" \
+                -v "$volume-ceph:/var/lib/ceph" \
                 -v "$LAB_KEY.pub:/etc/ssh/lab_authorized_keys:ro" \
                 -v "$LAB_HOST_KEYS/$name:/etc/ssh/ssh_host_ed25519_key:ro" \
                 "$IMAGE_PREFIX/node" >/dev/null
@@ -343,13 +351,54 @@ load_image() {
     [ "$rc" -eq 0 ] || die "could not load $image into every node"
 }
 
+# parallel_nodes WHAT CMD...: run `node_ssh IP CMD...` on every node at once; fail naming the nodes that failed.
+parallel_nodes() {
+    local what=$1 i pids=() failed=()
+    shift
+    for i in "${!NODE_NAMES[@]}"; do
+        node_ssh "${NODE_IPS[$i]}" "$@" >"$LAB_STATE/ceph/${NODE_NAMES[$i]}.log" 2>&1 &
+        pids+=("$!")
+    done
+    for i in "${!pids[@]}"; do
+        wait "${pids[$i]}" || failed+=("${NODE_NAMES[$i]}")
+    done
+    for i in "${failed[@]}"; do
+        sed "s/^/    $i: /" "$LAB_STATE/ceph/$i.log" >&2
+    done
+    [ "${#failed[@]}" -eq 0 ] || die "$what failed on: ${failed[*]}"
+}
+
+# The lab's Ceph cluster (lab/images/node/lab-ceph.sh does the work on each node; every step is idempotent).
+ceph_up() {
+    local first=${NODE_IPS[0]} mons=("${NODE_NAMES[@]:0:3}") mon_ips=("${NODE_IPS[@]:0:3}") i key start=$SECONDS
+    [ "${#mons[@]}" -eq 3 ] || die "the lab's Ceph needs at least 3 nodes (LAB_NODES has ${#NODE_NAMES[@]})"
+    mkdir -p "$LAB_STATE/ceph"
+    node_ssh "$first" lab-ceph init "$(IFS=,; echo "${mons[*]}")" "$(IFS=,; echo "${mon_ips[*]}")" "$LAB_SUBNET"
+    for i in "${!NODE_IPS[@]}"; do
+        [ "$i" -eq 0 ] && continue
+        if ! node_ssh "${NODE_IPS[$i]}" test -e /etc/ceph/ceph.conf; then
+            node_ssh "$first" lab-ceph bundle | node_ssh "${NODE_IPS[$i]}" tar -C / -xf - ||
+                die "could not copy the Ceph configuration to ${NODE_NAMES[$i]}"
+        fi
+    done
+    for i in "${!mon_ips[@]}"; do
+        node_ssh "${mon_ips[$i]}" lab-ceph mon || die "the MON of ${mons[$i]} did not start"
+    done
+    node_ssh "$first" lab-ceph quorum "$LAB_CEPH_WAIT_SECONDS"
+    parallel_nodes "starting the MGR, OSD and MDS" lab-ceph daemons
+    key=$(node_ssh "$first" lab-ceph fs "$LAB_CEPH_FS" "$LAB_CEPH_CLIENT") || die "could not make the CephFS"
+    (umask 077 && printf '%s\n' "$key" >"$LAB_CEPH_KEY.tmp")
+    mv -f "$LAB_CEPH_KEY.tmp" "$LAB_CEPH_KEY"
+    node_ssh "$first" lab-ceph health "$LAB_CEPH_WAIT_SECONDS"
+    log "Ceph HEALTH_OK after $((SECONDS - start))s: CephFS '$LAB_CEPH_FS', client.$LAB_CEPH_CLIENT's key in $LAB_CEPH_KEY"
+}
+
 cmd_up() {
     local start=$SECONDS i image phase
     parse_nodes
     ensure_docker
     build_images
     ensure_key
-    mkdir -p "$LAB_SHARED"
     ensure_network
     for i in "${!NODE_NAMES[@]}"; do
         start_node "${NODE_NAMES[$i]}" "${NODE_IPS[$i]}"
@@ -358,6 +407,7 @@ cmd_up() {
     phase=$SECONDS
     wait_nodes
     log "nodes answer after $((SECONDS - phase))s"
+    ceph_up
     phase=$SECONDS
     for image in $LAB_LOAD_IMAGES; do
         load_image "$image"
@@ -367,7 +417,8 @@ cmd_up() {
     for i in "${!NODE_NAMES[@]}"; do
         printf '%-16s %s\n' "${NODE_NAMES[$i]}" "${NODE_IPS[$i]}"
     done
-    printf '\nssh key: %s\nshared:  %s (at /mnt/cephfs in every node)\n' "$LAB_KEY" "$LAB_SHARED"
+    printf '\nssh key:    %s\nCeph:       MONs %s, CephFS %s, client.%s key in %s\n' "$LAB_KEY" \
+        "$(lab_monitors)" "$LAB_CEPH_FS" "$LAB_CEPH_CLIENT" "$LAB_CEPH_KEY"
     printf 'lab up in %s\n' "$(elapsed $((SECONDS - start)))"
 }
 
@@ -401,9 +452,7 @@ cmd_down() {
     else
         log "no docker engine on this machine: nothing to remove there"
     fi
-    if [ -d "$LAB_SHARED" ]; then
-        find "$LAB_SHARED" -mindepth 1 -delete
-    fi
+    rm -rf "$LAB_STATE/ceph"
     rm -f "$LAB_STATE"/load-*.log
     log "lab down in $(elapsed $((SECONDS - start))) (kept: $LAB_KEY, lab images)"
 }
@@ -448,6 +497,8 @@ cmd_ssh() {
     exec ssh "${SSH_OPTS[@]}" "root@$ip" "$@"
 }
 
+lab_monitors() { (IFS=,; echo "${NODE_IPS[*]:0:3}"); }
+
 shell_quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
 cmd_env() {
@@ -459,7 +510,10 @@ cmd_env() {
     done
     printf 'export LAB_SSH_KEY=%s\n' "$(shell_quote "$LAB_KEY")"
     printf 'export LAB_SSH_USER=root\n'
-    printf 'export LAB_SHARED_DIR=%s\n' "$(shell_quote "$LAB_SHARED")"
+    printf 'export LAB_CEPH_MONITORS=%s\n' "$(shell_quote "$(lab_monitors)")"
+    printf 'export LAB_CEPH_FS=%s\n' "$(shell_quote "$LAB_CEPH_FS")"
+    printf 'export LAB_CEPH_CLIENT=%s\n' "$(shell_quote "$LAB_CEPH_CLIENT")"
+    printf 'export LAB_CEPH_KEY_FILE=%s\n' "$(shell_quote "$LAB_CEPH_KEY")"
     printf 'export LAB_NODES=%s\n' "$(shell_quote "$LAB_NODES")"
     printf 'export LAB_NODE_NAMES=%s\n' "$(shell_quote "${names[*]}")"
     printf 'export LAB_NODE_IPS=%s\n' "$(shell_quote "${ips[*]}")"

@@ -1,7 +1,9 @@
-"""The `lab` stack's configuration: hosts mode on the lab's Docker-in-Docker nodes (pure data, testable).
+"""The `lab` stack's configuration: hosts mode on the lab's Docker-in-Docker nodes, storage on the lab's real Ceph
+cluster (storage.type: cephfs, the ceph-fuse client), the nginx stack and the kv stack (pure data, testable).
 
-`python lab/stack_config.py > Pulumi.lab.yaml` writes it; the SSH key is set separately as a secret
-(`pulumi config set --secret swarm-ceph:sshPrivateKey < .lab/id_ed25519`).
+`python lab/stack_config.py > Pulumi.lab.yaml` writes it; the secrets are set separately
+(`pulumi config set --secret swarm-ceph:sshPrivateKey < .lab/id_ed25519`,
+`pulumi config set --secret swarm-ceph:cephClientKey < .lab/ceph/client.key`: lab/lab.sh up writes both).
 
 The lab nodes' SSH host keys are derived the way the Proxmox VMs' are (components/host_keys.py), from a seed that
 is only the lab's: lab/lab.sh gives each node its key (`python lab/stack_config.py host-key NAME`) and the stack
@@ -27,6 +29,11 @@ LAB_NODES = [
     ("swarm-worker2", "10.77.1.12", "worker"),
 ]
 LAB_NGINX_IMAGE = "swarm-ceph-lab/nginx"
+LAB_REDIS_IMAGE = "swarm-ceph-lab/redis"
+# lab/lab.sh runs the Ceph MONs on the first three nodes and makes this filesystem and this client.
+LAB_CEPH_FS = "cephfs"
+LAB_CEPH_CLIENT = "swarm"
+LAB_STATE = Path(__file__).resolve().parent.parent / ".lab"
 LAB_HOST_KEY_SEED = "swarm-ceph-lab-host-keys-not-a-secret-0123456789"  # the lab's own, public on purpose
 
 
@@ -43,12 +50,36 @@ def lab_stack_config(nodes: list[tuple[str, str, str]] = LAB_NODES) -> dict:
             "swarm-ceph:nodes": [
                 {"name": n, "ip": ip, "role": role, "hostKey": lab_host_key(n).public} for n, ip, role in nodes
             ],
-            # MicroCeph is a snap and cannot run in the lab: one host directory, bind-mounted at /mnt/cephfs in
-            # every node, stands in for CephFS.
-            "swarm-ceph:storage": {"type": "existing", "path": "/mnt/cephfs"},
-            # The lab has no registry: the image is loaded into every node, never pulled.
+            # MicroCeph is a snap and cannot run in the lab; a real Ceph cluster from Debian's packages does
+            # (lab/lab.sh), and the program mounts its CephFS as it would a Proxmox host's. The host's kernel has no
+            # ceph module: the lab mounts with ceph-fuse.
+            "swarm-ceph:storage": {
+                "type": "cephfs",
+                "monitors": [ip for _, ip, _ in LAB_NODES[:3]],
+                "fsName": LAB_CEPH_FS,
+                "clientName": LAB_CEPH_CLIENT,
+                "client": "fuse",
+            },
+            # The lab has no registry: the images are loaded into every node, never pulled.
             "swarm-ceph:stack": {"image": LAB_NGINX_IMAGE, "resolveImage": "never", "deployTimeoutS": 120},
+            "swarm-ceph:stacks": [
+                {
+                    "name": "kv",
+                    "composeFile": "stacks/kv/docker-compose.yml",
+                    "environment": {"KV_IMAGE": LAB_REDIS_IMAGE},
+                    "resolveImage": "never",
+                    "deployTimeoutS": 120,
+                }
+            ],
         }
+    }
+
+
+def lab_secrets() -> dict[str, str]:
+    """The lab stack's secrets, as lab/lab.sh up left them: the SSH key and the Ceph client's key."""
+    return {
+        "swarm-ceph:sshPrivateKey": (LAB_STATE / "id_ed25519").read_text(),
+        "swarm-ceph:cephClientKey": (LAB_STATE / "ceph/client.key").read_text().strip(),
     }
 
 

@@ -57,7 +57,23 @@ rm -rf /run/docker /run/containerd /run/docker.pid /run/docker.sock
 # has no registry (images are loaded with docker save | docker load), so by
 # default prefer the local image and make no registry look-ups at all.
 export DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=${DOCKER_SERVICE_PREFER_OFFLINE_IMAGE:-1}
-# --dns: containers in the lab never resolve names through the outside world (no traffic leaves the lab).
-dockerd --dns 127.0.0.1 >/var/log/dockerd.log 2>&1 </dev/null &
+# What a VM's init does at boot, in its order: this node's Ceph daemons (if lab/lab.sh made any), the network
+# filesystems of /etc/fstab (the CephFS mount the program configured), then the engine, so that containers bind
+# the mounted filesystem and not the empty directory under it. In the background: sshd answers meanwhile.
+boot() {
+    lab-ceph start || log "warning: could not start this node's Ceph daemons"
+    local deadline=$((SECONDS + 60))
+    while awk '$3 == "fuse.ceph" { found = 1 } END { exit !found }' /etc/fstab &&
+          ! mount -a -t fuse.ceph >/var/log/lab-mount.log 2>&1; do
+        if ((SECONDS >= deadline)); then
+            log "warning: the fuse.ceph entries of /etc/fstab did not mount (see /var/log/lab-mount.log)"
+            break
+        fi
+        sleep 2
+    done
+    # --dns: containers in the lab never resolve names through the outside world (no traffic leaves the lab).
+    exec dockerd --dns 127.0.0.1 >/var/log/dockerd.log 2>&1 </dev/null
+}
+boot &
 
 exec /usr/sbin/sshd -D -e
