@@ -1,12 +1,15 @@
-"""Benchmark: the lab stack under the real Pulumi engine (scripts/engine.sh) on the lab's three Docker-in-Docker
-Swarm nodes, timed: `pulumi up` from nothing to the page on every node, a no-op `pulumi up`, a page edit's `pulumi
-up`, `pulumi destroy` (each the whole command's wall clock, min / median / max over RUNS rounds), then failover
-request statistics. Asserts nothing. Usage (as root, Docker engine running): uv run python bench/lab.py [RUNS].
-It brings the lab up (images built or reused) and takes it down again; the lab's start is not in the figures.
+"""Benchmark: the lab and the lab stack under the real Pulumi engine (scripts/engine.sh), on the lab's three
+Docker-in-Docker Swarm nodes and their Ceph cluster. Each of RUNS rounds starts the lab from nothing and times
+(min / median / max, each the whole command's wall clock): the lab's Ceph to HEALTH_OK, `pulumi up` from nothing
+to the page on every node (served from CephFS), a no-op `pulumi up`, a page edit's `pulumi up`, the kv stack's
+failover (its node stopped: seconds to Down, to the task running elsewhere, to the same data read back) and
+`pulumi destroy`; then the nginx failover's request statistics. Asserts nothing. Usage (as root, Docker engine
+running): uv run python bench/lab.py [RUNS]. Lab images are built or reused first, outside the figures.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 import subprocess
 import sys
@@ -18,14 +21,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.config import StackConfig  # noqa: E402
 from lab.engine import Project  # noqa: E402
-from lab.stack_config import LAB_NODES, lab_stack_config  # noqa: E402
-from lab.steps import KEY, eventually, lab, node_state, request_loop, running_on  # noqa: E402
+from lab.stack_config import LAB_NODES, lab_secrets, lab_stack_config  # noqa: E402
+from lab.steps import (  # noqa: E402
+    ceph_health,
+    eventually,
+    lab,
+    node_state,
+    request_loop,
+    running_on,
+    stateful_failover,  # noqa: E402
+)
 
 MASTER = LAB_NODES[0]
 PORT = StackConfig().published_port  # the lab stack keeps the defaults
 SERVICE = f"{StackConfig().name}_web"
 PAGE_FILE = "stacks/nginx/html/index.html"
 FAILOVER_S = 30
+KV = "kv_kv"
 
 
 def failover(page: str) -> dict:
@@ -65,39 +77,59 @@ def timed(rows: dict, what: str, fn) -> None:
     rows.setdefault(what, []).append(time.monotonic() - started)
 
 
+def add(rows: dict, what: str, seconds: float) -> None:
+    rows.setdefault(what, []).append(seconds)
+
+
+def one_round(rows: dict, n: int, last: bool) -> dict | None:
+    """Round n: the lab from nothing, the stack up, changed, failed over and destroyed; the last round also returns
+    the nginx failover's statistics."""
+    _check(lab("down"))
+    started = time.monotonic()
+    up = _check(lab("up"))
+    add(rows, "lab/lab.sh up: nodes, Ceph, images (from nothing)", time.monotonic() - started)
+    add(rows, "  of which Ceph to HEALTH_OK", float(re.search(r"Ceph HEALTH_OK after (\d+)s", up.stderr).group(1)))
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Project(Path(tmp))
+        project.stack("lab", lab_stack_config()["config"], lab_secrets())
+        page_file = project.root / PAGE_FILE
+        edited = page_file.read_text().replace("Hello from", f"Hello ({n}) from")
+        timed(rows, "pulumi up: from nothing to the page on every node", project.up)
+        timed(rows, "pulumi up: no change", lambda: project.up("--expect-no-changes"))
+        page_file.write_text(edited)
+        timed(rows, "pulumi up: page edit (publish, every node serves it)", project.up)
+        ips = {name: ip for name, ip, _ in LAB_NODES}
+        moved = stateful_failover(MASTER[1], ips, KV)
+        for milestone in ("node Down", "task running elsewhere", "data read back"):
+            add(rows, f"kv failover: node stopped -> {milestone}", moved[milestone])
+        eventually(lambda: node_state(MASTER[1], moved["from"]) == "ready", 120, "the stopped node to rejoin")
+        eventually(lambda: ceph_health(MASTER[1]) == "HEALTH_OK", 180, "Ceph to be HEALTH_OK again")
+        stats = failover(edited) if last else None
+        timed(rows, "pulumi destroy", project.destroy)
+    return stats
+
+
 def main(runs: int) -> None:
-    _check(lab("up"))
+    _check(lab("build"))
+    rows: dict[str, list[float]] = {}
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            project = Project(Path(tmp))
-            project.stack("lab", lab_stack_config()["config"], {"swarm-ceph:sshPrivateKey": KEY.read_text()})
-            page_file = project.root / PAGE_FILE
-            page = page_file.read_text()
-            rows: dict[str, list[float]] = {}
-            for i in range(runs):
-                timed(rows, "pulumi up: from nothing to the page on every node", project.up)
-                timed(rows, "pulumi up: no change", lambda: project.up("--expect-no-changes"))
-                edited = page.replace("Hello from", f"Hello ({i + 1}) from")
-                page_file.write_text(edited)
-                timed(rows, "pulumi up: page edit (publish, every node serves it)", project.up)
-                if i == runs - 1:
-                    stats = failover(edited)
-                timed(rows, "pulumi destroy", project.destroy)
-                page_file.write_text(page)
+        for i in range(runs):
+            stats = one_round(rows, i + 1, last=i == runs - 1)
     finally:
         _check(lab("down"))
     width = max(map(len, rows))
-    print(f"{'command (wall clock, s)':<{width}}  {'min':>6} {'median':>6} {'max':>6}   ({runs} runs)")
+    print(f"{'what (wall clock, s)':<{width}}  {'min':>6} {'median':>6} {'max':>6}   ({runs} runs)")
     for what, seconds in rows.items():
         print(f"{what:<{width}}  {min(seconds):6.1f} {statistics.median(seconds):6.1f} {max(seconds):6.1f}")
-    print(f"\nfailover ({LAB_NODES[-1][0]} stopped, {FAILOVER_S} s of requests against the other nodes):")
+    print(f"\nnginx failover ({LAB_NODES[-1][0]} stopped, {FAILOVER_S} s of requests against the other nodes):")
     for key, value in stats.items():
         print(f"  {key:<28} {value if value is None or isinstance(value, int) else round(value, 1)}")
 
 
-def _check(result: subprocess.CompletedProcess) -> None:
+def _check(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-2000:])
+    return result
 
 
 if __name__ == "__main__":

@@ -111,3 +111,71 @@ def request_loop(ips: list[str], port: int, page: str, seconds: float, between=N
         if between is not None:
             between()
     return latencies, failures
+
+
+def cephfs_ls(ip: str, path: str = "") -> list[str]:
+    """What the lab's CephFS holds at ``path`` (sorted, dot files included), seen through an administrator's mount of
+    its own (ceph-fuse as client.admin on the node at ``ip``, unmounted again): independent of the program's mounts."""
+    script = (
+        "set -e; d=$(mktemp -d); ceph-fuse --client_fs cephfs $d >/dev/null 2>&1; "
+        f'trap \'umount "$d"; rmdir "$d"\' EXIT; ls -A "$d/{path}"'
+    )
+    done = remote(ip, script, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"listing CephFS on {ip}: {done.stderr}")
+    return sorted(done.stdout.split())
+
+
+def sh(ip: str, command: str) -> str:
+    """A shell command on the node at ``ip``; its stdout, stripped. Fails loudly."""
+    done = remote(ip, command, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command} on {ip}: rc {done.returncode}: {done.stderr}")
+    return done.stdout.strip()
+
+
+def task_on(manager_ip: str, service: str) -> str:
+    """The node running the one task of a one-replica ``service`` ("" while none runs)."""
+    fmt = "{{.Node}} {{.CurrentState}}"
+    out = docker(manager_ip, "service", "ps", service, "--filter", "desired-state=running", "--format", fmt)
+    nodes = [t.split()[0] for t in out.splitlines() if " Running" in t]
+    if len(nodes) > 1:
+        raise RuntimeError(f"{service} runs {len(nodes)} tasks: {nodes}")
+    return nodes[0] if nodes else ""
+
+
+def redis(ip: str, service: str, *args: str) -> str:
+    """redis-cli ARGS in the container of ``service``'s task on the node at ``ip``."""
+    return sh(
+        ip, f"docker exec $(docker ps -q -f label=com.docker.swarm.service.name={service}) redis-cli {shlex.join(args)}"
+    )
+
+
+def ceph_health(ip: str) -> str:
+    return sh(ip, "ceph --connect-timeout 10 health")
+
+
+def stateful_failover(manager_ip: str, ips: dict[str, str], service: str, on_survivors=None) -> dict[str, float]:
+    """Write a key through the Redis of ``service``, stop the lab node it runs on, wait until Swarm runs it on another
+    node and the same key reads back there; ``on_survivors(new_node)`` runs while the node is still down. The node
+    is started again before returning (not waited for). Returns the seconds from the stop to each milestone."""
+    first = task_on(manager_ip, service)
+    if not first:
+        raise RuntimeError(f"{service} is not running")
+    stamp = str(time.time_ns())
+    if redis(ips[first], service, "set", "stamp", stamp) != "OK":
+        raise RuntimeError("could not write through the kv service")
+    subprocess.run(["docker", "stop", "-t", "1", first], check=True, capture_output=True)
+    stopped = time.monotonic()
+    try:
+        times = {"node Down": eventually(lambda: node_state(manager_ip, first) == "down", 60, f"{first} to be Down")}
+        eventually(lambda: task_on(manager_ip, service) not in ("", first), 120, f"{service} to start on another node")
+        times["task running elsewhere"] = time.monotonic() - stopped
+        second = task_on(manager_ip, service)
+        eventually(lambda: redis(ips[second], service, "get", "stamp") == stamp, 120, f"the key read back on {second}")
+        times["data read back"] = time.monotonic() - stopped
+        if on_survivors is not None:
+            on_survivors(second)
+    finally:
+        subprocess.run(["docker", "start", first], check=True, capture_output=True)
+    return {"from": first, "to": second, **times}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/demo.sh: the main job on one machine. Sets up (scripts/setup.sh), starts the lab (three Docker-in-Docker
-# Swarm nodes, lab/lab.sh up), writes the `lab` stack config (hosts mode), runs `pulumi up` on it with a local
-# file:// backend under .lab/, and prints the page URLs. `scripts/demo.sh down` runs `pulumi destroy` and removes
-# the lab.
+# Swarm nodes and a Ceph cluster across them, lab/lab.sh up), writes the `lab` stack config (hosts mode, storage on
+# the lab's CephFS), runs `pulumi up` on it with a local file:// backend under .lab/, and prints the page URLs.
+# `scripts/demo.sh down` runs `pulumi destroy` and removes the lab.
 #
 # The Pulumi engine comes from scripts/engine.sh: a `pulumi` on PATH, else ../shared/engine. Without either it
 # stops and says how to install the CLI.
@@ -28,6 +28,7 @@ case ${1:-up} in
     [[ -f Pulumi.lab.yaml ]] || uv run --frozen python lab/stack_config.py >Pulumi.lab.yaml
     pulumi stack select --create lab --secrets-provider passphrase >/dev/null
     pulumi config set --secret swarm-ceph:sshPrivateKey <.lab/id_ed25519
+    pulumi config set --secret swarm-ceph:cephClientKey <.lab/ceph/client.key
     pulumi up --yes --skip-preview --stack lab
     log "the page, on every node:"
     pulumi stack output pageUrls --json --stack lab

@@ -1,8 +1,9 @@
 """L3: the real Pulumi engine and plugins run the `lab` stack (hosts mode, lab/stack_config.py) against the lab's
-three Docker-in-Docker Swarm nodes, as a user runs it: `pulumi up` from nothing to the page on every node, a no-op
-`up`, a page edit and a compose edit (each visible in `preview --diff`, each updating only its steps), a scale-down
-from three nodes to two and back by config, and `pulumi destroy`. The state and everything the engine printed hold no
-join token and no private key."""
+three Docker-in-Docker Swarm nodes and their real Ceph cluster, as a user runs it: `pulumi up` from nothing to the
+page on every node, served from CephFS (storage.type: cephfs, ceph-fuse); a no-op `up`; a page edit and a compose
+edit (each visible in `preview --diff`, each updating only its steps); the kv stack's data surviving the loss of the
+node it ran on; a scale-down from three nodes to two and back by config; and `pulumi destroy`. The state and
+everything the engine printed hold no join token, no private key and no Ceph key."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import threading
 
 import pytest
 
+from components.cephfs import CONF_FILE, ceph_conf, fstab_line, secret_file
 from components.config import StackConfig
 from lab.engine import Project
 from lab.program import run_program, with_secrets
-from lab.stack_config import LAB_NODES, lab_stack_config
-from lab.steps import KEY, PROJECT, docker, fetch, request_loop
+from lab.stack_config import LAB_CEPH_CLIENT, LAB_CEPH_FS, LAB_NODES, lab_secrets, lab_stack_config
+from lab.steps import ceph_health, docker, eventually, fetch, node_state, request_loop, sh, stateful_failover
 
 pytestmark = [pytest.mark.lab, pytest.mark.engine]
 PORT = StackConfig().published_port  # the lab stack keeps the defaults
@@ -41,11 +43,39 @@ def steps_of(nodes, *kinds: str) -> list[str]:
     return sorted(f"stack-{name}-{kind}" for name, _, _ in nodes for kind in kinds)
 
 
+MOUNT = "/mnt/cephfs"
+MONITORS = [ip for _, ip, _ in LAB_NODES[:3]]
+KEY_FILE = secret_file(LAB_CEPH_CLIENT)
+FSTAB_LINE = fstab_line("fuse", MONITORS, MOUNT, LAB_CEPH_FS, LAB_CEPH_CLIENT, KEY_FILE, CONF_FILE)
+KV = "kv_kv"  # the kv stack's service
+
+
+def mounted_as_specified(ip: str, key: str) -> None:
+    """The program's CephFS mount on a node: its fstab line (the only one for the mount point), the key in a 0600
+    file and nowhere in a process's command line, the client config, ceph-fuse mounted."""
+    assert sh(ip, f"awk '$2 == \"{MOUNT}\"' /etc/fstab") == FSTAB_LINE
+    assert sh(ip, f"stat -c '%a %U' {KEY_FILE}") == "600 root"
+    assert sh(ip, f"cat {KEY_FILE}") == key
+    assert sh(ip, f"cat {CONF_FILE}") == ceph_conf(MONITORS, LAB_CEPH_CLIENT, LAB_CEPH_FS, KEY_FILE).strip()
+    assert sh(ip, f"findmnt -n -o FSTYPE {MOUNT}") == "fuse.ceph-fuse"
+    assert key not in sh(ip, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '")
+
+
+def unmounted(ip: str) -> None:
+    """What destroy leaves on a node: nothing mounted, no fstab line, neither the key file nor the client config."""
+    assert sh(ip, f"findmnt -n -o FSTYPE -T {MOUNT} || true") != "fuse.ceph-fuse"
+    assert sh(ip, f"awk '$2 == \"{MOUNT}\"' /etc/fstab") == ""
+    assert sh(ip, f"ls {KEY_FILE} {CONF_FILE} 2>/dev/null || true") == ""
+
+
 def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     project = Project(tmp_path)
-    private_key = KEY.read_text()
-    project.stack("lab", lab_stack_config()["config"], {"swarm-ceph:sshPrivateKey": private_key})
+    secrets = lab_secrets()
+    private_key, ceph_key = secrets["swarm-ceph:sshPrivateKey"], secrets["swarm-ceph:cephClientKey"]
+    project.stack("lab", lab_stack_config()["config"], secrets)
     master, worker1, worker2 = (ip for _, ip, _ in lab_nodes)
+    ips = dict((name, ip) for name, ip, _ in lab_nodes)
+    assert ceph_health(master) == "HEALTH_OK"
     page = (project.root / PAGE_FILE).read_text()
 
     # From nothing: every resource the program declares (the same graph as the mock run of the lab config).
@@ -54,6 +84,13 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     assert list(ran) == ["create"] and len(ran["create"]) == len(expected) + 1  # and the Stack
     assert swarm(master) == [f"{name} Ready" for name, _, _ in lab_nodes]
     serves_everywhere(lab_nodes, page)
+    # ... from CephFS: every node has the program's mount, every node saw every node's IO marker through it, and
+    # nginx's content directory is on it.
+    for name, ip, _ in lab_nodes:
+        mounted_as_specified(ip, ceph_key)
+        assert sh(ip, f"ls {MOUNT}/.swarm-ceph/io").split() == sorted(ips), name
+        web = sh(ip, f"docker ps -q -f label=com.docker.swarm.service.name={SERVICE}")
+        assert sh(ip, f"docker exec {web} stat -f -c %T /usr/share/nginx/html") == "fuseblk", name
     outputs = project.ok("stack", "output", "--json").stdout
     assert '"http://10.77.1.12:8080/"' in outputs
     tokens = [docker(master, "swarm", "join-token", "-q", kind) for kind in ("worker", "manager")]
@@ -86,6 +123,27 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     assert docker(master, "service", "inspect", SERVICE, "--format", "{{.UpdateStatus.State}}") == "completed"
     serves_everywhere(lab_nodes, edited)
 
+    # Data that survives a node: a key written through the kv service (one Redis, its data on CephFS) is read back
+    # after the node it ran on stops and Swarm starts it elsewhere; meanwhile CephFS (one of three Ceph nodes down)
+    # stays readable and writable on the others.
+    def survivors_read_and_write(second: str) -> None:
+        for ip in (master, ips[second]):
+            sh(ip, f"hostname > {MOUNT}/.probe-$(hostname)")
+        assert sh(master, f"cat {MOUNT}/.probe-{second}") == second
+        assert sh(ips[second], f"cat {MOUNT}/.probe-swarm-master") == "swarm-master"
+        sh(master, f"rm {MOUNT}/.probe-*")
+
+    moved = stateful_failover(master, ips, KV, survivors_read_and_write)
+    assert "swarm-master" not in (moved["from"], moved["to"])  # kept on workers (stacks/kv/docker-compose.yml)
+    first = moved["from"]
+    # The node comes back (its Ceph daemons, its CephFS mount from fstab, then its engine) and serves again; the
+    # program finds nothing to do.
+    eventually(lambda: node_state(master, first) == "ready", 120, f"{first} to rejoin")
+    eventually(lambda: fetch(ips[first], PORT) == edited, 120, f"{first} to serve the page again")
+    eventually(lambda: ceph_health(master) == "HEALTH_OK", 180, "Ceph to be HEALTH_OK again")
+    mounted_as_specified(ips[first], ceph_key)
+    assert list(project.up("--expect-no-changes")) == ["same"]
+
     # Scale down to two nodes by config, while the two that stay are asked for the page all along.
     two = LAB_NODES[:2]
     project.edit_config("lab", {"swarm-ceph:nodes": lab_stack_config(two)["config"]["swarm-ceph:nodes"]})
@@ -101,6 +159,7 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     assert "swarm-swarm-worker2-join" in gone and "swarm-swarm-worker2-node" in gone
     assert swarm(master) == [f"{name} Ready" for name, _, _ in two]
     assert state(worker2) == "inactive"
+    unmounted(worker2)  # its mount step was deleted with it
     serves_everywhere(two, edited)
     assert list(project.up("--expect-no-changes")) == ["same"]
 
@@ -114,16 +173,16 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     # No secret in clear: the state, the config files, and everything the engine printed.
     transcript = "\n".join(project.transcript)
     key_body = private_key.strip().splitlines()[1]  # a line of the key's base64
-    for secret in (*tokens, key_body):
+    for secret in (*tokens, key_body, ceph_key):
         assert secret not in transcript
         assert project.files_containing(secret) == []
 
-    # Destroy: no service, every node out of the Swarm, the shared directory as it was (empty).
+    # Destroy: no service, every node out of the Swarm and without the mount, its fstab line, the key or the config.
     ran = project.destroy()
     assert list(ran) == ["delete"] and len(ran["delete"]) == len(expected) + 1
     for _, ip, _ in lab_nodes:
         assert state(ip) == "inactive"
         with pytest.raises(OSError):
             fetch(ip, PORT, timeout=1)
-    assert list((PROJECT / ".lab/shared").iterdir()) == []
+        unmounted(ip)
     assert [r["type"] for r in project.resources()] == []

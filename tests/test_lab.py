@@ -1,7 +1,8 @@
 """L3 for the node-side steps: every script the program sends over SSH, run the same way (the same command line,
-secrets on stdin) against real Docker-in-Docker Swarm nodes from lab/lab.sh. Each step runs twice to prove it is
-idempotent, then the page is checked on every node from outside, a node is stopped (failover), the page is edited,
-and every delete step is run to prove destroy leaves nothing behind.
+secrets on stdin) against real Docker-in-Docker Swarm nodes from lab/lab.sh, with the lab's real CephFS mounted by
+ceph-fuse. Each step runs twice to prove it is idempotent, then the page is checked on every node from outside, a node
+is stopped (failover) and comes back with its mount, the page is edited, and every delete step is run to prove
+destroy leaves nothing behind.
 
 The Pulumi engine driving these steps from the program is tests/test_engine_lab.py."""
 
@@ -11,16 +12,27 @@ import subprocess
 
 import pytest
 
+from components.cephfs import CONF_FILE, ceph_conf, fstab_line, secret_file
 from components.config import StackConfig
 from components.docker_stack import deploy_environment, html_dir, page_sha256
-from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES, lab_host_key
-from lab.steps import PROJECT, eventually, node_state, remote, request_loop, running_on, step
+from lab.stack_config import LAB_CEPH_CLIENT, LAB_CEPH_FS, LAB_NGINX_IMAGE, LAB_NODES, lab_host_key, lab_secrets
+from lab.steps import PROJECT, cephfs_ls, eventually, node_state, remote, request_loop, running_on, step
 from lab.steps import docker as lab_docker
 from lab.steps import fetch as lab_fetch
 
 pytestmark = pytest.mark.lab
 
 SHARED = "/mnt/cephfs"
+MONITORS = [ip for _, ip, _ in LAB_NODES]
+KEY_FILE = secret_file(LAB_CEPH_CLIENT)
+MOUNT = [
+    SHARED,
+    "fuse",
+    KEY_FILE,
+    CONF_FILE,
+    ceph_conf(MONITORS, LAB_CEPH_CLIENT, LAB_CEPH_FS, KEY_FILE),
+    fstab_line("fuse", MONITORS, SHARED, LAB_CEPH_FS, LAB_CEPH_CLIENT, KEY_FILE, CONF_FILE),
+]
 STACK = StackConfig(image=LAB_NGINX_IMAGE, resolve_image="never", deploy_timeout_s=120)
 MASTER, WORKER1, WORKER2 = LAB_NODES
 COMPOSE = (PROJECT / STACK.compose_file).read_text()
@@ -78,9 +90,12 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
         f"{n} Ready" for n, _, _ in nodes
     ]
 
-    # Storage stand-in: the shared directory, and every node sees every node's file.
+    # Storage: the lab's CephFS, the client key on stdin; every node sees every node's file.
+    ceph_key = lab_secrets()["swarm-ceph:cephClientKey"]
     for node in nodes:
-        twice(node, "shared-path.sh", "check", SHARED)
+        assert twice(node, "cephfs-mount.sh", *MOUNT, stdin=ceph_key + "\n").strip() == "mounted"
+    wrong = ssh(WORKER1, "cephfs-mount.sh", *MOUNT, stdin="\n", check=False)
+    assert wrong.returncode != 0 and "no Ceph client key" in wrong.stderr
     for node in nodes:
         twice(node, "io-check.sh", SHARED, 10, *(n for n, _, _ in nodes))
 
@@ -132,13 +147,13 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
         twice(worker, "swarm-leave.sh")
     twice(MASTER, "swarm-leave.sh")
     for node in nodes:
-        twice(node, "shared-path.sh", "remove", SHARED)
+        assert twice(node, "cephfs-umount.sh", SHARED, KEY_FILE, CONF_FILE).strip() == "unmounted"
     for node in nodes:
         assert docker(node, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive"
     for node in nodes:
         with pytest.raises(OSError):
             fetch(node[1], timeout=1)
-    assert list((PROJECT / ".lab/shared").iterdir()) == []  # the host directory behind every node's /mnt/cephfs
+    assert cephfs_ls(MASTER[1]) == []  # neither the page nor an IO marker is left on CephFS
 
 
 def test_managers_join_with_their_token_and_are_demoted_before_removal(lab_nodes):
