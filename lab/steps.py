@@ -113,17 +113,22 @@ def request_loop(ips: list[str], port: int, page: str, seconds: float, between=N
     return latencies, failures
 
 
-def cephfs_ls(ip: str, path: str = "") -> list[str]:
-    """What the lab's CephFS holds at ``path`` (sorted, dot files included), seen through an administrator's mount of
-    its own (ceph-fuse as client.admin on the node at ``ip``, unmounted again): independent of the program's mounts."""
+def cephfs_admin(ip: str, command: str) -> str:
+    """Run a shell ``command`` at the root of the lab's CephFS, through an administrator's mount of its own (ceph-fuse
+    as client.admin on the node at ``ip``, unmounted again): independent of the program's mounts."""
     script = (
         "set -e; d=$(mktemp -d); ceph-fuse --client_fs cephfs $d >/dev/null 2>&1; "
-        f'trap \'umount "$d"; rmdir "$d"\' EXIT; ls -A "$d/{path}"'
+        f'trap \'cd /; umount "$d"; rmdir "$d"\' EXIT; cd "$d"; {command}'
     )
     done = remote(ip, script, timeout=60)
     if done.returncode != 0:
-        raise RuntimeError(f"listing CephFS on {ip}: {done.stderr}")
-    return sorted(done.stdout.split())
+        raise RuntimeError(f"{command} on the lab's CephFS (via {ip}): {done.stderr}")
+    return done.stdout
+
+
+def cephfs_ls(ip: str, path: str = ".") -> list[str]:
+    """What the lab's CephFS holds at ``path`` (sorted, dot files included)."""
+    return sorted(cephfs_admin(ip, f"ls -A {shlex.quote(path)}").split())
 
 
 def sh(ip: str, command: str) -> str:

@@ -17,7 +17,18 @@ from components.config import StackConfig
 from lab.engine import Project
 from lab.program import run_program, with_secrets
 from lab.stack_config import LAB_CEPH_CLIENT, LAB_CEPH_FS, LAB_NODES, lab_secrets, lab_stack_config
-from lab.steps import ceph_health, docker, eventually, fetch, node_state, request_loop, sh, stateful_failover
+from lab.steps import (
+    ceph_health,
+    cephfs_admin,
+    cephfs_ls,
+    docker,
+    eventually,
+    fetch,
+    node_state,
+    request_loop,
+    sh,
+    stateful_failover,
+)
 
 pytestmark = [pytest.mark.lab, pytest.mark.engine]
 PORT = StackConfig().published_port  # the lab stack keeps the defaults
@@ -185,4 +196,7 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
         with pytest.raises(OSError):
             fetch(ip, PORT, timeout=1)
         unmounted(ip)
+    # On CephFS, destroy leaves only the kv stack's data (stacks[] keep their DATA_DIR), which the test then removes.
+    assert cephfs_ls(master) == ["kv"] and "appendonlydir" in cephfs_ls(master, "kv")
+    cephfs_admin(master, "rm -r kv")
     assert [r["type"] for r in project.resources()] == []
