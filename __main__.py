@@ -14,6 +14,7 @@ from components.docker_stack import (
     deploy_environment,
     extra_environment,
     read_stack_files,
+    serving_nodes,
 )
 from components.microceph import MicroCephCluster, MicroCephClusterArgs, MicroCephNode
 from components.nodes import ExistingHost, ExistingHostArgs, NodeVM, NodeVMArgs
@@ -138,7 +139,7 @@ app = DockerStack(
         compose=compose,
         environment=deploy_environment(settings.stack, storage.root),
         after=after,
-        web=WebPage(page=page, nodes=nodes, published_port=settings.stack.published_port),
+        web=WebPage(page=page, nodes=serving_nodes(nodes), published_port=settings.stack.published_port),
     ),
 )
 # Further stacks (swarm-ceph:stacks): the same deploy step, each with its directory on the shared storage.

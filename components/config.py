@@ -131,6 +131,11 @@ class NodeConfig(Model):
     # infrastructure: hosts only: the host's SSH public key ("ssh-ed25519 AAAA..."), verified on every connection.
     # Without it, remote steps accept any host key (pulumi-command's default).
     host_key: str | None = Field(default=None, pattern=r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+$")
+    # The node's Swarm availability (`docker node update --availability`): drain it before maintenance (its tasks
+    # move elsewhere, the web stack's page is not checked or listed on it; it stays in the Swarm with its mount),
+    # pause it to keep its running tasks but schedule no new ones (a node paused before its first deploy gets no
+    # web task, so its page check would fail: deploy with it active first).
+    availability: Literal["active", "pause", "drain"] = "active"
 
 
 class SshConfig(Model):
@@ -420,6 +425,12 @@ def check_settings(s: StackSettings) -> list[str]:
                     f"{key}.labels key {label!r} is not a valid Docker node label. "
                     "Fix: use letters, digits, '.', '-', '_'"
                 )
+
+    if all(n.availability != "active" for n in s.nodes):
+        p.append(
+            f"{ns}:nodes[].availability is drain or pause on every node: Swarm could start no task of the stacks. "
+            "Fix: leave availability at active (the default) on at least one node"
+        )
 
     managers = len(s.managers)
     if managers == 0:

@@ -50,9 +50,17 @@ def read_stack_files(stack: StackConfig) -> tuple[str, str]:
     return stack.compose_path.read_text(), stack.page_path.read_text()
 
 
+def serving_nodes(nodes: list[NodeHandle]) -> list[NodeHandle]:
+    """The nodes that run a task of the web stack (a global service), so that its page is checked and listed there:
+    every node but the drained ones (Swarm moves their tasks away; they stay in the Swarm with their mount). A
+    paused node keeps the task it has, so it is checked too; a node paused before its first deploy gets none (Swarm
+    schedules nothing new on it) and its check fails: deploy with it active first."""
+    return [n for n in nodes if n.availability != "drain"]
+
+
 class WebPage(BaseModel):
-    """The web stack's page: published under <shared root>/html before the deploy, then every node checks that its
-    own address serves it on ``published_port``."""
+    """The web stack's page: published under <shared root>/html before the deploy, then every node in ``nodes``
+    (``serving_nodes``: not the drained ones) checks that its own address serves it on ``published_port``."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
     page: str

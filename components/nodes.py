@@ -33,6 +33,7 @@ def _handle(node: NodeConfig, ssh: SshConfig, private_key: object) -> NodeHandle
         dial_error_limit=ssh.dial_error_limit,
         per_dial_timeout=ssh.per_dial_timeout,
         host_key=node.host_key,
+        availability=node.availability,
     )
 
 

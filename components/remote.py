@@ -30,6 +30,7 @@ class NodeHandle(BaseModel):
     dial_error_limit: int = 60
     per_dial_timeout: int = 10
     host_key: str | None = None
+    availability: str = "active"  # Swarm availability: active, pause or drain (config: nodes[].availability)
     ready: Any = None  # pulumi.Resource
 
     @property

@@ -1,4 +1,5 @@
-"""SwarmCluster: init on the first manager, join tokens as secrets, parallel joins, labels, clean leave."""
+"""SwarmCluster: init on the first manager, join tokens as secrets, parallel joins, labels and availability, clean
+leave."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ class SwarmClusterArgs(BaseModel):
 
 
 class SwarmCluster(pulumi.ComponentResource):
-    """Per node: ``join`` on the node (token on stdin; delete: leave) and ``node`` on the leader (wait Ready, labels;
-    delete: demote/remove). Joins only depend on the token of their role, so they run in parallel."""
+    """Per node: ``join`` on the node (token on stdin; delete: leave) and ``node`` on the leader (wait Ready, labels,
+    availability; delete: demote/remove). Joins only depend on the token of their role, so they run in parallel."""
 
     def __init__(self, name: str, args: SwarmClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swarm-ceph:index:SwarmCluster", name, None, opts)
@@ -48,7 +49,7 @@ class SwarmCluster(pulumi.ComponentResource):
                     f"{name}-{node.name}-node",
                     leader,
                     "swarm-node.sh",
-                    ["apply", node.name, NODE_READY_TIMEOUT_S, *label_args],
+                    ["apply", node.name, NODE_READY_TIMEOUT_S, node.availability, *label_args],
                     parent=self,
                     depends_on=[self.init],
                 )
@@ -69,7 +70,7 @@ class SwarmCluster(pulumi.ComponentResource):
                 f"{name}-{node.name}-node",
                 leader,
                 "swarm-node.sh",
-                ["apply", node.name, NODE_READY_TIMEOUT_S, *label_args],
+                ["apply", node.name, NODE_READY_TIMEOUT_S, node.availability, *label_args],
                 parent=self,
                 depends_on=[join],
                 delete=("swarm-node.sh", ["remove", node.name]),
@@ -79,5 +80,5 @@ class SwarmCluster(pulumi.ComponentResource):
 
     @property
     def ready(self) -> list[pulumi.Resource]:
-        """Every node is in the Swarm, Ready, with its labels."""
+        """Every node is in the Swarm, Ready, with its labels and availability."""
         return list(self.members.values())

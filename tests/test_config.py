@@ -295,6 +295,32 @@ def test_host_key_only_in_hosts_mode():
     assert message.startswith(NS + "nodes[1].hostKey")
 
 
+def test_node_availability_defaults_to_active():
+    s = parse_settings(raw_of(dev(), GOOD_SECRETS))
+    assert [n.availability for n in s.nodes] == ["active"] * 3
+
+
+@pytest.mark.parametrize("changes", [{"n1": {"availability": "drain"}}, {"n0": {"availability": "drain"}}])
+def test_some_nodes_drained_or_paused_are_fine_managers_too(changes):
+    nodes = nodes_with(n2={"availability": "pause"}, **changes)
+    s = parse_settings(raw_of(dev(nodes=nodes), GOOD_SECRETS))
+    assert [n.availability for n in s.nodes].count("active") == 1
+
+
+@pytest.mark.parametrize("value", ["Drain", "maintenance", ""])
+def test_bad_node_availability_rejected_with_its_key(value):
+    message = one_problem(dev(nodes=nodes_with(n2={"availability": value})))
+    assert message.startswith(NS + "nodes[2].availability")
+    assert "'active', 'pause' or 'drain'" in message and "Fix:" in message
+
+
+def test_a_swarm_with_no_active_node_is_refused():
+    nodes = nodes_with(n0={"availability": "drain"}, n1={"availability": "pause"}, n2={"availability": "drain"})
+    message = one_problem(dev(nodes=nodes))
+    assert message.startswith(NS + "nodes[].availability is drain or pause on every node")
+    assert "Fix: leave availability at active" in message
+
+
 @pytest.mark.parametrize("mode", ["0600", "600", "0640"])
 def test_snippet_file_mode_accepted(mode):
     cfg = dev(proxmox={**stack_config("dev")[NS + "proxmox"], "snippetFileMode": mode})

@@ -157,7 +157,9 @@ def test_swarm_steps(dev_run):
     assert not dev_run.depends_on(a, b) and not dev_run.depends_on(b, a)
     members = dev_run.commands("swarm-node.sh")
     assert len(members) == 3 and all(m.inputs["connection"]["host"] == "10.10.1.10" for m in members)
-    assert all("ceph=true" in m.inputs["create"] for m in members)
+    for member in members:  # apply HOSTNAME TIMEOUT_S AVAILABILITY [KEY=VALUE...]
+        node = member.name.removeprefix("swarm-").removesuffix("-node")
+        assert member.inputs["create"].endswith(f"swarm-node.sh apply {node} 120 active ceph=true"), member.name
 
 
 def test_microceph_steps(dev_run):
@@ -333,6 +335,29 @@ def test_no_extra_stack_without_the_setting():
     run = run_program(*with_secrets(cfg))
     assert [d.name for d in run.commands("stack-deploy.sh")] == ["stack-deploy"]
     assert len(run.of_type("swarm-ceph:index:DockerStack")) == 1
+
+
+def test_a_drained_node_keeps_its_place_but_serves_no_page():
+    """Drained (nodes[].availability): its swarm-node step drains it; it stays in the Swarm with its mount, but the
+    web stack (a global service) has no task there, so no page check and no page URL. A paused node keeps its task:
+    it is checked and listed."""
+    cfg = copy.deepcopy(stack_config("dev"))
+    nodes = cfg["swarm-ceph:nodes"]
+    nodes[1]["availability"], nodes[2]["availability"] = "drain", "pause"
+    run = run_program(*with_secrets(cfg))
+    members = {m.name: m.inputs["create"].replace("'", "") for m in run.commands("swarm-node.sh")}
+    assert members["swarm-swarm-master-node"].endswith("swarm-node.sh apply swarm-master 120 active ceph=true")
+    assert members["swarm-swarm-worker1-node"].endswith("swarm-node.sh apply swarm-worker1 120 drain ceph=true")
+    assert members["swarm-swarm-worker2-node"].endswith("swarm-node.sh apply swarm-worker2 120 pause ceph=true")
+    assert "swarm-node.sh remove swarm-worker1" in run.named("swarm-swarm-worker1-node").inputs["delete"]
+    serves = sorted(s.name for s in run.commands("serve-check.sh"))
+    assert serves == ["stack-swarm-master-serves", "stack-swarm-worker2-serves"]
+    assert run.outputs["pageUrls"] == ["http://10.10.1.10:8080/", "http://10.10.1.12:8080/"]
+    assert run.outputs["nodes"]["swarm-worker1"] == "10.10.1.11"  # still a node of the platform
+    assert len(run.commands("swarm-join.sh")) == 2 and len(run.commands("cephfs-mount.sh")) == 3
+    assert len(run.commands("microceph-disk.sh")) == 3
+    deploy = web_deploy(run)
+    assert all(run.depends_on(deploy, m) for m in run.commands("swarm-node.sh"))  # drained before the deploy
 
 
 def test_every_remote_step_waits_for_its_host(dev_run):

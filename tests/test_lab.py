@@ -79,12 +79,12 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
     bad = ssh(WORKER1, "swarm-join.sh", MASTER[1], WORKER1[1], stdin="not-a-token\n", check=False)
     assert bad.returncode == 0  # already active: the guard wins before the token is even looked at
     for name, _, _ in nodes:
-        twice(MASTER, "swarm-node.sh", "apply", name, 60, "tier=web", f"host={name}")
+        twice(MASTER, "swarm-node.sh", "apply", name, 60, "active", "tier=web", f"host={name}")
     assert (
         docker(MASTER, "node", "inspect", "-f", "{{json .Spec.Labels}}", WORKER1[0])
         == '{"host":"swarm-worker1","tier":"web"}'
     )
-    twice(MASTER, "swarm-node.sh", "apply", WORKER1[0], 60, "tier=web")  # labels are managed: host= goes
+    twice(MASTER, "swarm-node.sh", "apply", WORKER1[0], 60, "active", "tier=web")  # labels are managed: host= goes
     assert docker(MASTER, "node", "inspect", "-f", "{{json .Spec.Labels}}", WORKER1[0]) == '{"tier":"web"}'
     assert sorted(docker(MASTER, "node", "ls", "--format", "{{.Hostname}} {{.Status}}").splitlines()) == [
         f"{n} Ready" for n, _, _ in nodes

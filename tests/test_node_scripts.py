@@ -324,6 +324,55 @@ def test_stack_deploy_without_data_dir_creates_no_directory(tmp_path):
     assert not Path("/nonexistent").exists()
 
 
+def swarm_node(docker: Path, name: str, availability: str = "active", **labels: str) -> Path:
+    """A Ready worker in the fake Swarm (tests/fakes/docker) with ``availability`` and ``labels``."""
+    node = docker / "nodes" / name
+    (node / "labels").mkdir(parents=True)
+    (node / "state").write_text("ready\n")
+    (node / "role").write_text("worker\n")
+    (node / "availability").write_text(availability + "\n")
+    for key, value in labels.items():
+        (node / "labels" / key).write_text(value + "\n")
+    return node
+
+
+def node_spec(node: Path) -> tuple[str, dict[str, str]]:
+    labels = {f.name: f.read_text().strip() for f in (node / "labels").iterdir()}
+    return (node / "availability").read_text().strip(), labels
+
+
+def test_swarm_node_apply_sets_availability_and_labels_in_one_guarded_update(tmp_path):
+    docker = tmp_path / "docker"
+    node = swarm_node(docker, "swarm-worker1", stale="x")
+    apply = ["apply", "swarm-worker1", 10]
+    for _ in range(2):
+        out = ok("swarm-node.sh", *apply, "drain", "ceph=true", state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker))
+        assert out == "ready\n"
+    assert node_spec(node) == ("drain", {"ceph": "true"})
+    # one update with every change, and none the second time: the node already is as asked
+    assert calls(docker) == ["node update --availability drain --label-add ceph=true --label-rm stale swarm-worker1"]
+
+    # a label-only change leaves the availability alone
+    ok("swarm-node.sh", *apply, "drain", "ceph=false", state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker))
+    assert calls(docker)[1:] == ["node update --label-add ceph=false swarm-worker1"]
+    # an availability-only change leaves the labels alone
+    for _ in range(2):
+        ok("swarm-node.sh", *apply, "active", "ceph=false", state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker))
+    assert calls(docker)[2:] == ["node update --availability active swarm-worker1"]
+    assert node_spec(node) == ("active", {"ceph": "false"})
+
+
+def test_swarm_node_apply_refuses_an_unknown_availability(tmp_path):
+    docker = tmp_path / "docker"
+    node = swarm_node(docker, "swarm-worker1", ceph="true")
+    for bad in (["Drain"], ["ceph=true"]):  # a typo; the labels without the availability before them
+        result = run("swarm-node.sh", "apply", "swarm-worker1", 10, *bad, state=tmp_path, FAKE_DOCKER_STATE=str(docker))
+        assert result.returncode == 1 and f"unknown availability {bad[0]!r}" in result.stderr
+    missing = run("swarm-node.sh", "apply", "swarm-worker1", 10, state=tmp_path, FAKE_DOCKER_STATE=str(docker))
+    assert missing.returncode != 0 and "AVAILABILITY" in missing.stderr
+    assert calls(docker) == [] and node_spec(node) == ("active", {"ceph": "true"})
+
+
 def _fstab(action: str, fstab: Path, *args: str) -> str:
     lib = SCRIPTS_DIR / "lib.sh"
     result = subprocess.run(

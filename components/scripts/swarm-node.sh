@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# swarm-node.sh apply HOSTNAME TIMEOUT_S [KEY=VALUE...]: on a manager, wait until the node is Ready and make its
-#   labels exactly the given set (labels are managed here: others are removed).
+# swarm-node.sh apply HOSTNAME TIMEOUT_S AVAILABILITY [KEY=VALUE...]: on a manager, wait until the node is Ready,
+#   make its labels exactly the given set (labels are managed here: others are removed) and its availability
+#   AVAILABILITY (active, pause or drain). Only what differs changes, in one `docker node update`.
 # swarm-node.sh remove HOSTNAME: on a manager, demote the node if it is a manager and remove it from the Swarm.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -17,10 +18,18 @@ is_ready() { [[ $(node_field "$host" '{{.Status.State}}') == ready ]]; }
 
 case $action in
   apply)
-    timeout_s=${1:?usage: swarm-node.sh apply HOSTNAME TIMEOUT_S [KEY=VALUE...]}
-    shift
+    usage="usage: swarm-node.sh apply HOSTNAME TIMEOUT_S AVAILABILITY [KEY=VALUE...]"
+    timeout_s=${1:?$usage}
+    availability=${2:?$usage}
+    shift 2
+    case $availability in
+      active | pause | drain) ;;
+      *) die "unknown availability '$availability' (active|pause|drain)" ;;
+    esac
     retry "$timeout_s" 2 is_ready || die "node $host is not Ready in the swarm after ${timeout_s}s"
+    current=$(node_field "$host" '{{.Spec.Availability}}') || die "cannot read the availability of node $host"
     changes=()
+    [[ $current == "$availability" ]] || changes+=(--availability "$availability")
     for kv in "$@"; do
       [[ $(node_field "$host" "{{index .Spec.Labels \"${kv%%=*}\"}}") == "${kv#*=}" ]] || changes+=(--label-add "$kv")
     done
