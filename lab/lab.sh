@@ -12,8 +12,11 @@
 set -euo pipefail
 
 # ---------------------------------------------------------------- settings --
-# Nodes as "name=ip" words; container name = hostname = name.
-LAB_NODES=${LAB_NODES:-"swarm-master=10.77.1.10 swarm-worker1=10.77.1.11 swarm-worker2=10.77.1.12"}
+# The lab's size: 3 nodes (one manager, two workers) or 5 (three managers, two workers); lab/stack_config.py has the
+# nodes of each (LAB_TOPOLOGIES) and the lab stack follows the same setting.
+LAB_SIZE=${LAB_SIZE:-3}
+# Nodes as "name=ip" words (default: those of LAB_SIZE); container name = hostname = name.
+LAB_NODES=${LAB_NODES:-}
 LAB_NETWORK=${LAB_NETWORK:-swarm-ceph-lab}
 LAB_SUBNET=${LAB_SUBNET:-10.77.1.0/24}
 LAB_GATEWAY=${LAB_GATEWAY:-10.77.1.1}
@@ -65,9 +68,13 @@ die() { printf 'lab: ERROR: %s\n' "$*" >&2; exit 1; }
 NODE_NAMES=()
 NODE_IPS=()
 parse_nodes() {
-    local word
+    local word py=$REPO_ROOT/.venv/bin/python
     NODE_NAMES=()
     NODE_IPS=()
+    if [ -z "$LAB_NODES" ]; then
+        [ -x "$py" ] || die "$py is missing (lab/stack_config.py lists the lab's nodes): run scripts/setup.sh"
+        LAB_NODES=$(LAB_SIZE=$LAB_SIZE "$py" "$LAB_SRC/stack_config.py" nodes) || die "LAB_SIZE=$LAB_SIZE: no such lab"
+    fi
     for word in $LAB_NODES; do
         case $word in
             ?*=?*) NODE_NAMES+=("${word%%=*}"); NODE_IPS+=("${word#*=}") ;;

@@ -3,6 +3,7 @@ them (the same command line over SSH, secrets on stdin). Used by tests/test_lab.
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import tempfile
@@ -63,9 +64,15 @@ def fetch(ip: str, port: int, timeout: float = 2.0) -> str:
         return response.read().decode()
 
 
-def lab(command: str) -> subprocess.CompletedProcess:
+def lab(command: str, size: int = 3) -> subprocess.CompletedProcess:
+    """`lab/lab.sh COMMAND` for the lab of ``size`` nodes (LAB_SIZE)."""
     return subprocess.run(
-        ["bash", str(PROJECT / "lab/lab.sh"), command], capture_output=True, text=True, timeout=1800, check=False
+        ["bash", str(PROJECT / "lab/lab.sh"), command],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+        env={**os.environ, "LAB_SIZE": str(size)},
     )
 
 

@@ -1,7 +1,7 @@
 import pytest
 
+from lab import stack_config
 from lab.program import run_stack
-from lab.stack_config import LAB_NODES
 from lab.steps import lab
 
 
@@ -15,14 +15,53 @@ def prod_run():
     return run_stack("prod")
 
 
+class Lab:
+    """The one lab of the session: started at the size a test asks for (a different size means down, then up) and
+    taken down at the session's end. Tests on the 5-node lab run after those on the 3-node one (see below), so the
+    lab starts at most twice."""
+
+    def __init__(self):
+        self.size: int | None = None
+
+    def at(self, size: int) -> list[tuple[str, str, str]]:
+        if self.size != size:
+            if self.size is not None:
+                self.down()
+            up = lab("up", size)
+            assert (
+                up.returncode == 0
+            ), f"lab/lab.sh up (LAB_SIZE={size}) failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
+            self.size = size
+        return stack_config.lab_nodes(size)
+
+    def down(self) -> None:
+        down = lab("down", self.size or 3)
+        assert down.returncode == 0, down.stderr
+        self.size = None
+
+
 @pytest.fixture(scope="session")
-def lab_nodes():
-    """The lab's three Swarm nodes, up for the session (lab/lab.sh up), down at its end."""
-    up = lab("up")
-    assert up.returncode == 0, f"lab/lab.sh up failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
-    yield LAB_NODES
-    down = lab("down")
-    assert down.returncode == 0, down.stderr
+def the_lab():
+    running = Lab()
+    yield running
+    running.down()
+
+
+@pytest.fixture
+def lab_nodes(the_lab):
+    """The lab's three Swarm nodes (one manager), from lab/lab.sh up."""
+    return the_lab.at(3)
+
+
+@pytest.fixture
+def lab5_nodes(the_lab):
+    """The 5-node lab (three managers, two workers)."""
+    return the_lab.at(5)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests on the 5-node lab last (a stable sort: the order is otherwise unchanged)."""
+    items.sort(key=lambda item: "lab5_nodes" in getattr(item, "fixturenames", ()))
 
 
 _seconds_by_file: dict[str, float] = {}

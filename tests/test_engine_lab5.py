@@ -1,0 +1,122 @@
+"""L3, day 2 on the 5-node lab (LAB_SIZE=5: three managers, two workers) with the real engine and the lab's Ceph:
+the managers join with the manager token and form a Raft quorum of three; a node drained by config loses its tasks
+and shows Drain in `docker node ls` while the others serve without a failed request, and takes tasks again once
+active; the first manager (where the program runs its manager-side steps) stops: the other nodes serve throughout,
+Raft elects another leader, and `pulumi up` with no change succeeds without it; it comes back Reachable."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import pytest
+
+from components.config import StackConfig
+from lab.engine import Project
+from lab.program import run_program, with_secrets
+from lab.stack_config import lab_secrets, lab_stack_config
+from lab.steps import docker, eventually, fetch, request_loop, running_on
+
+pytestmark = [pytest.mark.lab, pytest.mark.engine]
+PORT = StackConfig().published_port
+SERVICE = f"{StackConfig().name}_web"
+PAGE_FILE = "stacks/nginx/html/index.html"
+
+
+def managers(ip: str) -> dict[str, str]:
+    """Manager name -> its Raft status (Leader, Reachable, Unreachable), as the manager at ``ip`` sees it."""
+    out = docker(ip, "node", "ls", "--filter", "role=manager", "--format", "{{.Hostname}} {{.ManagerStatus}}")
+    return dict(line.split() for line in out.splitlines())
+
+
+def availability(ip: str) -> dict[str, str]:
+    out = docker(ip, "node", "ls", "--format", "{{.Hostname}} {{.Availability}}")
+    return dict(line.split() for line in out.splitlines())
+
+
+def with_requests(ips: list[str], page: str, action) -> tuple[int, int]:
+    """Run ``action()`` while the page is asked of ``ips`` in a loop; returns (requests, failed)."""
+    done = threading.Event()
+    result: dict = {}
+
+    def loop() -> None:
+        latencies, failures = [], 0
+        while not done.is_set():
+            more, failed = request_loop(ips, PORT, page, 1)
+            latencies += more
+            failures += failed
+        result.update(n=len(latencies), failed=failures)
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        action()
+    finally:
+        done.set()
+        thread.join()
+    return result["n"], result["failed"]
+
+
+def test_three_managers_drain_by_config_and_leader_loss(lab5_nodes, tmp_path):
+    nodes = lab5_nodes
+    ips = {name: ip for name, ip, _ in nodes}
+    master, manager2 = ips["swarm-master"], ips["swarm-manager2"]
+    project = Project(tmp_path)
+    config = lab_stack_config(size=5)["config"]
+    project.stack("lab", config, lab_secrets())
+    page = (project.root / PAGE_FILE).read_text()
+
+    ran = project.up()
+    expected = run_program(*with_secrets(config), stack="lab").resources
+    assert list(ran) == ["create"] and len(ran["create"]) == len(expected) + 1
+    assert managers(master) == {"swarm-master": "Leader", "swarm-manager2": "Reachable", "swarm-manager3": "Reachable"}
+    for name, ip, _ in nodes:
+        assert fetch(ip, PORT) == page, name
+
+    # Drain a worker by config: its nginx task goes, the others serve without a failed request, and back.
+    drained = [dict(n, availability="drain") if n["name"] == "swarm-worker2" else n for n in config["swarm-ceph:nodes"]]
+    project.edit_config("lab", {"swarm-ceph:nodes": drained})
+    others = [ip for name, ip, _ in nodes if name != "swarm-worker2"]
+    drain: dict = {}
+    requests, failed = with_requests(others, page, lambda: drain.update(project.up()))
+    assert failed == 0 and requests > 10, f"{failed} of {requests} requests failed while draining"
+    assert "swarm-swarm-worker2-node" in drain["update"]
+    assert availability(master)["swarm-worker2"] == "Drain"
+    eventually(lambda: "swarm-worker2" not in running_on(master, SERVICE), 60, "the drained node's task to go")
+    assert running_on(master, SERVICE) == sorted(n for n in ips if n != "swarm-worker2")
+    assert f"http://{ips['swarm-worker2']}:{PORT}/" not in project.ok("stack", "output", "pageUrls").stdout
+    project.edit_config("lab", {"swarm-ceph:nodes": config["swarm-ceph:nodes"]})
+    project.up()
+    assert availability(master)["swarm-worker2"] == "Active"
+    assert fetch(ips["swarm-worker2"], PORT) == page  # its serve step waited for it
+
+    # The first manager stops: the others serve throughout, Raft elects another leader among the two left.
+    survivors = [ip for name, ip, _ in nodes if name != "swarm-master"]
+    elected: dict[str, float] = {}
+
+    def lose_the_leader() -> None:
+        subprocess.run(["docker", "stop", "-t", "1", "swarm-master"], check=True, capture_output=True)
+        stopped = time.monotonic()
+        eventually(lambda: "Leader" in managers(manager2).values(), 60, "a new Raft leader")
+        elected["s"] = time.monotonic() - stopped
+        time.sleep(5)  # requests go on a little after the election
+
+    try:
+        requests, failed = with_requests(survivors, page, lose_the_leader)
+        assert failed == 0 and requests > 10, f"{failed} of {requests} requests failed after the leader stopped"
+        status = managers(manager2)
+        assert status["swarm-master"] == "Unreachable"
+        assert sorted(status.values()) == ["Leader", "Reachable", "Unreachable"], status
+        # Nothing changed: nothing runs, so nothing needs the stopped manager.
+        assert list(project.up("--expect-no-changes")) == ["same"]
+    finally:
+        subprocess.run(["docker", "start", "swarm-master"], check=True, capture_output=True)
+    eventually(lambda: managers(manager2)["swarm-master"] == "Reachable", 120, "the first manager to be back")
+    eventually(lambda: fetch(master, PORT) == page, 120, "the first manager to serve again")
+    print(f"new Raft leader elected {elected['s']:.1f} s after the first manager stopped")
+
+    ran = project.destroy()
+    assert list(ran) == ["delete"] and len(ran["delete"]) == len(expected) + 1
+    for name, ip, _ in nodes:
+        assert docker(ip, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive", name
