@@ -59,10 +59,12 @@ def _io_checks(component: pulumi.Resource, name: str, nodes: list[NodeHandle], r
     """Every node reads every node's marker (each written by that node's mount step).
 
     The first node's check waits for every mount; the other checks wait for that one (so for every mount too) and
-    then run in parallel. Same order as making each wait for every mount, with n instead of n*n dependencies."""
-    names = [n.name for n in nodes]
+    then run in parallel. Same order as making each wait for every mount, with n instead of n*n dependencies. A lost
+    node (nodes[].state: lost) is neither checked nor expected."""
+    present = [n for n in nodes if not n.lost]
+    names = [n.name for n in present]
     checks: dict[str, pulumi.Resource] = {}
-    for node in nodes:
+    for node in present:
         checks[node.name] = run_script(
             f"{name}-{node.name}-io-check",
             node,

@@ -136,6 +136,10 @@ class NodeConfig(Model):
     # pause it to keep its running tasks but schedule no new ones (a node paused before its first deploy gets no
     # web task, so its page check would fail: deploy with it active first).
     availability: Literal["active", "pause", "drain"] = "active"
+    # lost: the node is gone for good (its VM or its disk died). `pulumi up` removes it from the Swarm and never
+    # connects to it again; its steps' records stay (never run again) until the node is removed from nodes, which
+    # then drops them without connecting either. See README, "Day 2".
+    state: Literal["present", "lost"] = "present"
 
 
 class SshConfig(Model):
@@ -426,19 +430,41 @@ def check_settings(s: StackSettings) -> list[str]:
                     "Fix: use letters, digits, '.', '-', '_'"
                 )
 
-    if all(n.availability != "active" for n in s.nodes):
+    if all(n.availability != "active" or n.state == "lost" for n in s.nodes):
         p.append(
-            f"{ns}:nodes[].availability is drain or pause on every node: Swarm could start no task of the stacks. "
+            f"{ns}:nodes[].availability is drain or pause on every node that is not lost: Swarm could start no task "
+            "of the stacks. "
             "Fix: leave availability at active (the default) on at least one node"
         )
 
     managers = len(s.managers)
+    lost = [i for i, n in enumerate(s.nodes) if n.state == "lost"]
+    lost_managers = [i for i in lost if s.nodes[i].role == "manager"]
     if managers == 0:
         p.append(f"{ns}:nodes has no manager. Fix: set role: manager on 1, 3, 5 or 7 nodes")
     elif managers % 2 == 0 or managers > MAX_MANAGERS:
+        replace = (
+            f" (a lost manager still counts: remove nodes[{lost_managers[0]}] in the same change that adds its "
+            "replacement)"
+            if lost_managers
+            else ""
+        )
         p.append(
             f"{ns}:nodes has {managers} managers: Raft needs an odd number, at most {MAX_MANAGERS}, to keep a "
-            f"quorum. Fix: set role: manager on 1, 3, 5 or 7 nodes"
+            f"quorum{replace}. Fix: set role: manager on 1, 3, 5 or 7 nodes"
+        )
+    if managers and s.managers[0].state == "lost":
+        first = s.nodes.index(s.managers[0])
+        p.append(
+            f"{ns}:nodes[{first}].state is lost on the first manager ({s.managers[0].name}), where the program runs "
+            "its manager-side steps; losing it for good is not supported yet (the other managers keep the Swarm "
+            "running). Fix: keep it present and bring it back, see README, Day 2"
+        )
+    elif lost_managers and 2 * (managers - len(lost_managers)) <= managers:
+        p.append(
+            f"{ns}:nodes: {len(lost_managers)} of {managers} managers are lost: Raft has no quorum left and the Swarm "
+            "cannot remove them. Fix: on a surviving manager, `docker swarm init --force-new-cluster`, then remove "
+            "the lost nodes from nodes"
         )
     if s.storage.type == "microceph" and len(s.nodes) < MIN_CEPH_NODES:
         p.append(

@@ -54,8 +54,8 @@ def serving_nodes(nodes: list[NodeHandle]) -> list[NodeHandle]:
     """The nodes that run a task of the web stack (a global service), so that its page is checked and listed there:
     every node but the drained ones (Swarm moves their tasks away; they stay in the Swarm with their mount). A
     paused node keeps the task it has, so it is checked too; a node paused before its first deploy gets none (Swarm
-    schedules nothing new on it) and its check fails: deploy with it active first."""
-    return [n for n in nodes if n.availability != "drain"]
+    schedules nothing new on it) and its check fails: deploy with it active first. A lost node serves nothing."""
+    return [n for n in nodes if n.availability != "drain" and not n.lost]
 
 
 class WebPage(BaseModel):

@@ -34,6 +34,7 @@ def _handle(node: NodeConfig, ssh: SshConfig, private_key: object) -> NodeHandle
         per_dial_timeout=ssh.per_dial_timeout,
         host_key=node.host_key,
         availability=node.availability,
+        lost=node.state == "lost",
     )
 
 

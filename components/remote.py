@@ -30,6 +30,7 @@ class NodeHandle(BaseModel):
     dial_error_limit: int = 60
     per_dial_timeout: int = 10
     host_key: str | None = None
+    lost: bool = False  # nodes[].state: lost: the host is gone for good; its steps are never run again
     availability: str = "active"  # Swarm availability: active, pause or drain (config: nodes[].availability)
     ready: Any = None  # pulumi.Resource
 
@@ -47,6 +48,20 @@ class NodeHandle(BaseModel):
             per_dial_timeout=self.per_dial_timeout,
             host_key=self.host_key,
         )
+
+
+# Every input of a remote step: on a lost host none of them may change the step (see run_script).
+LOST_HOST_IGNORED = [
+    "connection",
+    "create",
+    "update",
+    "delete",
+    "stdin",
+    "environment",
+    "logging",
+    "triggers",
+    "add_previous_output_in_env",
+]
 
 
 def run_script(
@@ -70,6 +85,24 @@ def run_script(
     (new create, then old delete) would undo what the guarded create just found already done."""
     create = script_command(script, *args, sudo=node.sudo)
     deps = [node.ready, *depends_on] if node.ready is not None else list(depends_on)
+    options = pulumi.ResourceOptions(
+        parent=parent,
+        depends_on=deps,
+        additional_secret_outputs=["stdout"] if secret else None,
+        delete_before_replace=True,
+    )
+    if node.lost:
+        # The host is gone for good: the step keeps its record as it is (no input change can make it run again:
+        # pulumi-command would fail to dial before any script starts), and when the node leaves `nodes` the record
+        # is dropped without running its delete. Both flags are written to the state by this `pulumi up`.
+        # It waits for nothing either: what it waited for may go meanwhile.
+        options = pulumi.ResourceOptions(
+            parent=parent,
+            additional_secret_outputs=options.additional_secret_outputs,
+            delete_before_replace=True,
+            retain_on_delete=True,
+            ignore_changes=LOST_HOST_IGNORED,
+        )
     return command.remote.Command(
         name,
         connection=node.connection(),
@@ -78,10 +111,5 @@ def run_script(
         stdin=stdin,
         logging=command.remote.Logging.NONE if secret else command.remote.Logging.STDOUT_AND_STDERR,
         add_previous_output_in_env=False,
-        opts=pulumi.ResourceOptions(
-            parent=parent,
-            depends_on=deps,
-            additional_secret_outputs=["stdout"] if secret else None,
-            delete_before_replace=True,
-        ),
+        opts=options,
     )

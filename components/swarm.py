@@ -18,7 +18,8 @@ class SwarmClusterArgs(BaseModel):
 
 class SwarmCluster(pulumi.ComponentResource):
     """Per node: ``join`` on the node (token on stdin; delete: leave) and ``node`` on the leader (wait Ready, labels,
-    availability; delete: demote/remove). Joins only depend on the token of their role, so they run in parallel."""
+    availability; delete: demote/remove). Joins only depend on the token of their role, so they run in parallel. A
+    lost node (nodes[].state: lost) has no ``node`` step: removing it is what forgets the node."""
 
     def __init__(self, name: str, args: SwarmClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swarm-ceph:index:SwarmCluster", name, None, opts)
@@ -65,6 +66,10 @@ class SwarmCluster(pulumi.ComponentResource):
                 delete=("swarm-leave.sh", []),
             )
             self.joins[node.name] = join
+            if node.lost:
+                # No member step: the one it had is deleted, which demotes and removes the node from the Swarm on
+                # the leader (`docker node rm --force`), the node itself never answering again.
+                continue
             # On the leader; deleting it (scale-down, destroy) demotes and removes the node before it leaves.
             self.members[node.name] = run_script(
                 f"{name}-{node.name}-node",

@@ -377,7 +377,8 @@ parallel_nodes() {
 
 # The lab's Ceph cluster (lab/images/node/lab-ceph.sh does the work on each node; every step is idempotent).
 ceph_up() {
-    local first=${NODE_IPS[0]} mons=("${NODE_NAMES[@]:0:3}") mon_ips=("${NODE_IPS[@]:0:3}") i key start=$SECONDS
+    local first=${NODE_IPS[0]} mons=("${NODE_NAMES[@]:0:3}") mon_ips=("${NODE_IPS[@]:0:3}") i key mds_ip
+    local start=$SECONDS
     [ "${#mons[@]}" -eq 3 ] || die "the lab's Ceph needs at least 3 nodes (LAB_NODES has ${#NODE_NAMES[@]})"
     mkdir -p "$LAB_STATE/ceph"
     node_ssh "$first" lab-ceph init "$(IFS=,; echo "${mons[*]}")" "$(IFS=,; echo "${mon_ips[*]}")" "$LAB_SUBNET"
@@ -392,8 +393,15 @@ ceph_up() {
         node_ssh "${mon_ips[$i]}" lab-ceph mon || die "the MON of ${mons[$i]} did not start"
     done
     node_ssh "$first" lab-ceph quorum "$LAB_CEPH_WAIT_SECONDS"
-    parallel_nodes "starting the MGR, OSD and MDS" lab-ceph daemons
+    # The active MDS on the node lab/stack_config.py names (the filesystem is made while its MDS is the only one),
+    # the others standbys started afterwards: a MON and the active MDS lost together take minutes to fail over in
+    # this Ceph (the MONs elect again, then wait mds_beacon_mon_down_grace before replacing the MDS), and the tests
+    # stop nodes.
+    mds_ip=$(node_ip "$("$REPO_ROOT/.venv/bin/python" "$LAB_SRC/stack_config.py" mds-node)")
+    node_ssh "$mds_ip" lab-ceph daemons mds || die "the MGR, OSD or MDS of $mds_ip did not start"
+    parallel_nodes "starting the MGR and OSD" lab-ceph daemons no-mds
     key=$(node_ssh "$first" lab-ceph fs "$LAB_CEPH_FS" "$LAB_CEPH_CLIENT") || die "could not make the CephFS"
+    parallel_nodes "starting the standby MDSs" lab-ceph start
     (umask 077 && printf '%s\n' "$key" >"$LAB_CEPH_KEY.tmp")
     mv -f "$LAB_CEPH_KEY.tmp" "$LAB_CEPH_KEY"
     node_ssh "$first" lab-ceph health "$LAB_CEPH_WAIT_SECONDS"

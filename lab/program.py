@@ -53,6 +53,7 @@ class Registered:
     secret_outputs: list[str]
     ignore_changes: list[str]
     delete_before_replace: bool
+    retain_on_delete: bool
     outputs: dict[str, Any]  # what the mocks answered (e.g. a fake token as a token step's stdout)
 
 
@@ -100,6 +101,7 @@ class _RecordingMonitor(pmocks.MockMonitor):
                 secret_outputs=list(request.additionalSecretOutputs),
                 ignore_changes=list(request.ignoreChanges),
                 delete_before_replace=bool(request.deleteBeforeReplace),
+                retain_on_delete=bool(request.retainOnDelete),
                 outputs=_strip_secrets(_to_py(response.object)) if response.object else {},
             )
         return response

@@ -181,10 +181,13 @@ def stateful_failover(manager_ip: str, ips: dict[str, str], service: str, on_sur
     stopped = time.monotonic()
     try:
         times = {"node Down": eventually(lambda: node_state(manager_ip, first) == "down", 60, f"{first} to be Down")}
-        eventually(lambda: task_on(manager_ip, service) not in ("", first), 120, f"{service} to start on another node")
+        # Minutes at worst, not seconds: the new task's container binds its directory on CephFS, which waits until
+        # the MDS takes the stopped node's capabilities back (session_timeout), and longer if the stopped node ran
+        # the active MDS (a standby takes over, then waits for the clients to reconnect).
+        eventually(lambda: task_on(manager_ip, service) not in ("", first), 300, f"{service} to start on another node")
         times["task running elsewhere"] = time.monotonic() - stopped
         second = task_on(manager_ip, service)
-        eventually(lambda: redis(ips[second], service, "get", "stamp") == stamp, 120, f"the key read back on {second}")
+        eventually(lambda: redis(ips[second], service, "get", "stamp") == stamp, 180, f"the key read back on {second}")
         times["data read back"] = time.monotonic() - stopped
         if on_survivors is not None:
             on_survivors(second)

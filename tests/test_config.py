@@ -513,3 +513,48 @@ def test_extra_stack_environment_names_checked(var):
 def test_extra_stack_fields_checked(field, value):
     message = one_problem(dev(stacks=[dict(KV, **{field: value})]))
     assert message.startswith(f"{NS}stacks[0]."), message
+
+
+def test_a_lost_worker_is_accepted():
+    s = parse_settings(raw_of(dev(nodes=nodes_with(n2={"state": "lost"})), GOOD_SECRETS))
+    assert [n.state for n in s.nodes] == ["present", "present", "lost"]
+
+
+def test_the_first_manager_cannot_be_lost_yet():
+    message = one_problem(dev(nodes=nodes_with(n0={"state": "lost"})))
+    assert "swarm-ceph:nodes[0].state is lost on the first manager (swarm-master)" in message
+    assert "Fix: keep it present" in message
+
+
+def prod_nodes(**changes_by_index) -> list[dict]:
+    nodes = copy.deepcopy(stack_config("prod")[NS + "nodes"])
+    for index, change in changes_by_index.items():
+        nodes[int(index.lstrip("n"))].update(change)
+    return nodes
+
+
+def prod(**overrides) -> dict:
+    cfg = copy.deepcopy(stack_config("prod"))
+    for key, value in overrides.items():
+        cfg[NS + key] = value
+    return cfg
+
+
+def test_a_lost_manager_keeps_the_count_and_a_replacement_is_added_with_its_removal():
+    parse_settings(raw_of(prod(nodes=prod_nodes(n2={"state": "lost"})), GOOD_SECRETS))  # 3 managers, 1 lost
+    replacement = {"name": "swarm-prod-m4", "ip": "10.10.2.24", "vmId": 2104, "role": "manager"}
+    both = prod_nodes(n2={"state": "lost"}) + [replacement]
+    message = one_problem(prod(nodes=both))
+    assert "4 managers" in message and "remove nodes[2] in the same change that adds its replacement" in message
+    swapped = [n for n in prod_nodes() if n["name"] != "swarm-prod-m3"] + [replacement]
+    parse_settings(raw_of(prod(nodes=swapped), GOOD_SECRETS))
+
+
+def test_losing_the_quorum_is_refused_with_the_recovery():
+    message = one_problem(prod(nodes=prod_nodes(n1={"state": "lost"}, n2={"state": "lost"})))
+    assert "2 of 3 managers are lost" in message and "--force-new-cluster" in message
+
+
+def test_a_bad_state_is_refused_by_key():
+    message = one_problem(dev(nodes=nodes_with(n1={"state": "gone"})))
+    assert message.startswith("swarm-ceph:nodes[1].state:")

@@ -2,7 +2,10 @@
 the managers join with the manager token and form a Raft quorum of three; a node drained by config loses its tasks
 and shows Drain in `docker node ls` while the others serve without a failed request, and takes tasks again once
 active; the first manager (where the program runs its manager-side steps) stops: the other nodes serve throughout,
-Raft elects another leader, and `pulumi up` with no change succeeds without it; it comes back Reachable."""
+Raft elects another leader, and `pulumi up` with no change succeeds without it; it comes back Reachable. Then a
+manager is lost for good: marked `state: lost`, it is removed from the Swarm without being dialed; then its entry is
+replaced by a new manager (a spare lab host) in one change: the new one joins and serves, and the lost one's steps
+are dropped without dialing it either."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import pytest
 from components.config import StackConfig
 from lab.engine import Project
 from lab.program import run_program, with_secrets
-from lab.stack_config import lab_secrets, lab_stack_config
+from lab.stack_config import LAB_SPARES, lab_secrets, lab_stack_config
 from lab.steps import docker, eventually, fetch, request_loop, running_on
 
 pytestmark = [pytest.mark.lab, pytest.mark.engine]
@@ -116,7 +119,42 @@ def test_three_managers_drain_by_config_and_leader_loss(lab5_nodes, tmp_path):
     eventually(lambda: fetch(master, PORT) == page, 120, "the first manager to serve again")
     print(f"new Raft leader elected {elected['s']:.1f} s after the first manager stopped")
 
+    # A manager lost for good (its container stopped and never started again): one config move, `state: lost`.
+    # `pulumi up` removes it from the Swarm from the leader and never dials it (it would fail after the dial limit);
+    # the other nodes answer every request meanwhile. Then its entry goes: its steps are dropped without dialing.
+    subprocess.run(["docker", "stop", "-t", "1", "swarm-manager3"], check=True, capture_output=True)
+    eventually(lambda: managers(master)["swarm-manager3"] == "Unreachable", 60, "swarm-manager3 to be Unreachable")
+    lost = [dict(n, state="lost") if n["name"] == "swarm-manager3" else n for n in config["swarm-ceph:nodes"]]
+    project.edit_config("lab", {"swarm-ceph:nodes": lost})
+    alive = [ip for name, ip, _ in nodes if name != "swarm-manager3"]
+    forget: dict = {}
+    requests, failed = with_requests(alive, page, lambda: forget.update(project.up()))
+    assert failed == 0 and requests > 10, f"{failed} of {requests} requests failed while forgetting the node"
+    assert sorted(forget["delete"]) == [
+        "cephfs-swarm-manager3-io-check",
+        "stack-swarm-manager3-serves",
+        "swarm-swarm-manager3-node",  # its delete, on the leader: demote, then `docker node rm --force`
+    ], forget
+    assert managers(master) == {"swarm-master": "Leader", "swarm-manager2": "Reachable"}
+    assert "swarm-manager3" not in docker(master, "node", "ls", "--format", "{{.Hostname}}").split()
+    assert list(project.up("--expect-no-changes")) == ["same"]
+    # Its replacement, a new name and address, in the same change that removes the lost entry (a lost manager still
+    # counts towards the odd number): it joins as a manager and serves; the lost node's records go without dialing.
+    (spare,) = LAB_SPARES[5]
+    replaced = [n for n in config["swarm-ceph:nodes"] if n["name"] != "swarm-manager3"]
+    replaced += lab_stack_config([spare], size=5)["config"]["swarm-ceph:nodes"]
+    project.edit_config("lab", {"swarm-ceph:nodes": replaced})
+    swapped = project.up()
+    assert sorted(swapped["delete"]) == sorted(
+        ["swarm-manager3", "swarm-manager3-ready", "swarm-swarm-manager3-join", "cephfs-swarm-manager3-mount"]
+    ), swapped
+    assert "swarm-swarm-manager4-join" in swapped["create"]
+    assert managers(master) == {"swarm-master": "Leader", "swarm-manager2": "Reachable", "swarm-manager4": "Reachable"}
+    assert fetch(spare[1], PORT) == page
+    assert list(project.up("--expect-no-changes")) == ["same"]
+
     ran = project.destroy()
-    assert list(ran) == ["delete"] and len(ran["delete"]) == len(expected) + 1
-    for name, ip, _ in nodes:
-        assert docker(ip, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive", name
+    assert list(ran) == ["delete"] and len(ran["delete"]) == len(expected) + 1  # manager4's 7 for manager3's 7
+    for name, ip, _ in [*nodes, spare]:
+        if name != "swarm-manager3":
+            assert docker(ip, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive", name

@@ -525,3 +525,43 @@ def test_snippet_file_mode_is_passed_when_set():
     cfg["swarm-ceph:proxmox"]["snippetFileMode"] = "0600"
     snippets = run_program(*with_secrets(cfg)).of_type(SNIPPET)
     assert len(snippets) == 4 and {s.inputs["fileMode"] for s in snippets} == {"0600"}
+
+
+def test_a_lost_node_is_never_dialed_again_and_leaves_the_swarm():
+    """nodes[].state: lost on a worker: every step on its host keeps its record (no input may change it, so nothing
+    dials it) and is dropped without its delete once the node leaves nodes; its member step on the leader is gone
+    (deleting it is what removes the node from the Swarm); nothing else expects it."""
+    cfg = copy.deepcopy(lab_stack_config()["config"])
+    cfg["swarm-ceph:nodes"] = [
+        dict(n, state="lost") if n["name"] == "swarm-worker2" else n for n in cfg["swarm-ceph:nodes"]
+    ]
+    run = run_program(*with_secrets(cfg), stack="lab")
+    lost_ip = "10.77.1.12"
+    on_lost = [r for r in run.of_type(REMOTE) if r.inputs["connection"]["host"] == lost_ip]
+    assert sorted(r.name for r in on_lost) == [
+        "cephfs-swarm-worker2-mount",
+        "swarm-swarm-worker2-join",
+        "swarm-worker2-ready",
+    ]
+    every_input = {
+        "connection",
+        "create",
+        "update",
+        "delete",
+        "stdin",
+        "environment",
+        "logging",
+        "triggers",
+        "addPreviousOutputInEnv",
+    }
+    for step in on_lost:
+        assert step.retain_on_delete and set(step.ignore_changes) == every_input, step.name
+        assert not [d for d in step.dependencies if d.endswith("-ready")], step.name  # it waits for nothing
+    others = [r for r in run.of_type(REMOTE) if r.inputs["connection"]["host"] != lost_ip]
+    assert others and not any(r.retain_on_delete or r.ignore_changes for r in others)
+    names = {r.name for r in run.of_type(REMOTE)}
+    assert "swarm-swarm-worker2-node" not in names and "swarm-swarm-worker1-node" in names
+    assert not [n for n in names if "worker2" in n and ("serves" in n or "io-check" in n)]
+    for check in run.commands("io-check.sh"):
+        assert check.inputs["create"].endswith("swarm-master swarm-worker1")
+    assert "10.77.1.12" not in str(run.outputs["pageUrls"]) and "swarm-worker2" not in run.outputs["nodes"]

@@ -8,7 +8,8 @@
 #   lab-ceph bundle                  first node: what another node needs to join, as a tar on stdout
 #   lab-ceph mon                     this node's MON: created once, started
 #   lab-ceph quorum TIMEOUT_S        wait until every MON in the monmap is in the quorum
-#   lab-ceph daemons                 this node's MGR, OSD (bluestore on a file) and MDS: created once, started
+#   lab-ceph daemons [mds|no-mds]    this node's MGR, OSD (bluestore on a file) and MDS: created once, started
+#                                    (no-mds: the MDS is created but not started; `start` starts it later)
 #   lab-ceph fs FS CLIENT            first node: pools and filesystem FS, client.CLIENT authorized rw on it;
 #                                    prints the client's key
 #   lab-ceph health TIMEOUT_S        wait for HEALTH_OK (prints `ceph health detail` on timeout)
@@ -85,6 +86,8 @@ osd_heartbeat_interval = 1
 osd_heartbeat_grace = 5
 mds_beacon_interval = 1
 mds_beacon_grace = 5
+# A new active MDS waits this long for every client to reconnect: a stopped node's never does (default 45 s).
+mds_reconnect_timeout = 15
 
 [osd]
 osd_objectstore = bluestore
@@ -145,7 +148,7 @@ osd_id() {
 }
 
 cmd_daemons() {
-  local dir uuid secret id
+  local mds=${1:-mds} dir uuid secret id
   [[ -e $CONF ]] || die "no $CONF"
   dir=/var/lib/ceph/mgr/ceph-$HOST
   if [[ ! -s $dir/keyring ]]; then
@@ -173,14 +176,14 @@ cmd_daemons() {
       -o "$dir/keyring.tmp"
     mv "$dir/keyring.tmp" "$dir/keyring"
   fi
-  start_others
+  start_others "$mds"
 }
 
 start_others() {
-  local id
+  local mds=${1:-mds} id
   if [[ -s /var/lib/ceph/mgr/ceph-$HOST/keyring ]] && ! running mgr; then ceph-mgr -i "$HOST"; fi
   if id=$(osd_id) && ! running osd; then ceph-osd -i "$id"; fi
-  if [[ -s /var/lib/ceph/mds/ceph-$HOST/keyring ]] && ! running mds; then ceph-mds -i "$HOST"; fi
+  if [[ $mds == mds && -s /var/lib/ceph/mds/ceph-$HOST/keyring ]] && ! running mds; then ceph-mds -i "$HOST"; fi
 }
 
 # (`ceph fs status` colours its table even when not on a terminal: read `ceph mds stat`, e.g.
