@@ -24,8 +24,9 @@ def raw_of(config: dict, secrets: dict | None = None) -> dict[str, RawValue]:
     return raw
 
 
-def dev(**overrides) -> dict:
-    cfg = copy.deepcopy(stack_config("dev"))
+def dev(which: str = "dev", /, **overrides) -> dict:
+    """A committed stack's config (dev unless ``which`` says otherwise) with keys (without namespace) replaced."""
+    cfg = copy.deepcopy(stack_config(which))
     for key, value in overrides.items():
         cfg[NS + key] = value
     return cfg
@@ -53,8 +54,9 @@ def one_problem(config: dict, secrets: dict | None = GOOD_SECRETS) -> str:
     return found[0]
 
 
-def nodes_with(**changes_by_index) -> list[dict]:
-    nodes = copy.deepcopy(stack_config("dev")[NS + "nodes"])
+def nodes_with(stack: str = "dev", **changes_by_index) -> list[dict]:
+    """A committed stack's nodes with changes by index: nodes_with(n2={"state": "lost"})."""
+    nodes = copy.deepcopy(stack_config(stack)[NS + "nodes"])
     for index, change in changes_by_index.items():
         nodes[int(index.lstrip("n"))].update(change)
     return nodes
@@ -526,18 +528,12 @@ def test_the_first_manager_cannot_be_lost_yet():
     assert "Fix: keep it present" in message
 
 
-def prod_nodes(**changes_by_index) -> list[dict]:
-    nodes = copy.deepcopy(stack_config("prod")[NS + "nodes"])
-    for index, change in changes_by_index.items():
-        nodes[int(index.lstrip("n"))].update(change)
-    return nodes
-
-
 def prod(**overrides) -> dict:
-    cfg = copy.deepcopy(stack_config("prod"))
-    for key, value in overrides.items():
-        cfg[NS + key] = value
-    return cfg
+    return dev("prod", **overrides)
+
+
+def prod_nodes(**changes_by_index) -> list[dict]:
+    return nodes_with("prod", **changes_by_index)
 
 
 def test_a_lost_manager_keeps_the_count_and_a_replacement_is_added_with_its_removal():

@@ -38,6 +38,19 @@ def availability(ip: str) -> dict[str, str]:
     return dict(line.split() for line in out.splitlines())
 
 
+def changed(config: dict, name: str, **change) -> list[dict]:
+    """The config's nodes, with ``change`` applied to node ``name``."""
+    return [dict(n, **change) if n["name"] == name else n for n in config["swarm-ceph:nodes"]]
+
+
+def up_under_load(project: Project, ips: list[str], page: str, what: str) -> dict:
+    """`pulumi up` while the page is asked of ``ips``: every request must succeed. Returns the up's operations."""
+    ran: dict = {}
+    requests, failed = with_requests(ips, page, lambda: ran.update(project.up()))
+    assert failed == 0 and requests > 10, f"{failed} of {requests} requests failed {what}"
+    return ran
+
+
 def with_requests(ips: list[str], page: str, action) -> tuple[int, int]:
     """Run ``action()`` while the page is asked of ``ips`` in a loop; returns (requests, failed)."""
     done = threading.Event()
@@ -78,12 +91,9 @@ def test_three_managers_drain_by_config_and_leader_loss(lab5_nodes, tmp_path):
         assert fetch(ip, PORT) == page, name
 
     # Drain a worker by config: its nginx task goes, the others serve without a failed request, and back.
-    drained = [dict(n, availability="drain") if n["name"] == "swarm-worker2" else n for n in config["swarm-ceph:nodes"]]
-    project.edit_config("lab", {"swarm-ceph:nodes": drained})
+    project.edit_config("lab", {"swarm-ceph:nodes": changed(config, "swarm-worker2", availability="drain")})
     others = [ip for name, ip, _ in nodes if name != "swarm-worker2"]
-    drain: dict = {}
-    requests, failed = with_requests(others, page, lambda: drain.update(project.up()))
-    assert failed == 0 and requests > 10, f"{failed} of {requests} requests failed while draining"
+    drain = up_under_load(project, others, page, "while draining")
     assert "swarm-swarm-worker2-node" in drain["update"]
     assert availability(master)["swarm-worker2"] == "Drain"
     eventually(lambda: "swarm-worker2" not in running_on(master, SERVICE), 60, "the drained node's task to go")
@@ -124,12 +134,9 @@ def test_three_managers_drain_by_config_and_leader_loss(lab5_nodes, tmp_path):
     # the other nodes answer every request meanwhile. Then its entry goes: its steps are dropped without dialing.
     subprocess.run(["docker", "stop", "-t", "1", "swarm-manager3"], check=True, capture_output=True)
     eventually(lambda: managers(master)["swarm-manager3"] == "Unreachable", 60, "swarm-manager3 to be Unreachable")
-    lost = [dict(n, state="lost") if n["name"] == "swarm-manager3" else n for n in config["swarm-ceph:nodes"]]
-    project.edit_config("lab", {"swarm-ceph:nodes": lost})
+    project.edit_config("lab", {"swarm-ceph:nodes": changed(config, "swarm-manager3", state="lost")})
     alive = [ip for name, ip, _ in nodes if name != "swarm-manager3"]
-    forget: dict = {}
-    requests, failed = with_requests(alive, page, lambda: forget.update(project.up()))
-    assert failed == 0 and requests > 10, f"{failed} of {requests} requests failed while forgetting the node"
+    forget = up_under_load(project, alive, page, "while forgetting the node")
     assert sorted(forget["delete"]) == [
         "cephfs-swarm-manager3-io-check",
         "stack-swarm-manager3-serves",
