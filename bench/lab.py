@@ -59,6 +59,8 @@ def failover(page: str) -> dict:
     finally:
         subprocess.run(["docker", "start", victim[0]], check=True, capture_output=True)
     back_s = eventually(lambda: node_state(MASTER[1], victim[0]) == "ready", 120, "the node to rejoin")
+    # and back for good (its Ceph daemons, its CephFS mount, its page) before anything else runs
+    eventually(lambda: fetch(victim[1], PORT) == page, 180, "the node to serve again")
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -104,6 +106,7 @@ def one_round(rows: dict, n: int, last: bool) -> dict | None:
             add(rows, f"kv failover: node stopped -> {milestone}", moved[milestone])
         eventually(lambda: node_state(MASTER[1], moved["from"]) == "ready", 120, "the stopped node to rejoin")
         eventually(lambda: ceph_health(MASTER[1]) == "HEALTH_OK", 180, "Ceph to be HEALTH_OK again")
+        eventually(lambda: fetch(ips[moved["from"]], PORT) == edited, 180, "the stopped node to serve again")
         stats = failover(edited) if last else None
         timed(rows, "pulumi destroy", project.destroy)
     return stats
