@@ -25,6 +25,7 @@ from lab.stack_config import LAB_NODES, lab_secrets, lab_stack_config  # noqa: E
 from lab.steps import (  # noqa: E402
     ceph_health,
     eventually,
+    fetch,
     lab,
     node_state,
     request_loop,
