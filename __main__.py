@@ -158,7 +158,7 @@ extra_stacks = [
     for extra in settings.stacks
 ]
 
-pulumi.export("nodes", {n.name: n.ip for n in nodes if not n.lost})
+pulumi.export("nodes", {n.name: n.ip for n in nodes if n.present})
 pulumi.export("managerAddress", swarm.manager_address)
 pulumi.export("pageUrls", app.urls)
 pulumi.export("sharedPath", storage.root)

@@ -61,7 +61,7 @@ def _io_checks(component: pulumi.Resource, name: str, nodes: list[NodeHandle], r
     The first node's check waits for every mount; the other checks wait for that one (so for every mount too) and
     then run in parallel. Same order as making each wait for every mount, with n instead of n*n dependencies. A lost
     node (nodes[].state: lost) is neither checked nor expected."""
-    present = [n for n in nodes if not n.lost]
+    present = [n for n in nodes if n.present]
     names = [n.name for n in present]
     checks: dict[str, pulumi.Resource] = {}
     for node in present:

@@ -55,7 +55,7 @@ def serving_nodes(nodes: list[NodeHandle]) -> list[NodeHandle]:
     every node but the drained ones (Swarm moves their tasks away; they stay in the Swarm with their mount). A
     paused node keeps the task it has, so it is checked too; a node paused before its first deploy gets none (Swarm
     schedules nothing new on it) and its check fails: deploy with it active first. A lost node serves nothing."""
-    return [n for n in nodes if n.availability != "drain" and not n.lost]
+    return [n for n in nodes if n.present and n.availability != "drain"]
 
 
 class WebPage(BaseModel):

@@ -35,6 +35,11 @@ class NodeHandle(BaseModel):
     ready: Any = None  # pulumi.Resource
 
     @property
+    def present(self) -> bool:
+        """Not lost: the host answers, or will again (nodes[].state: present)."""
+        return not self.lost
+
+    @property
     def sudo(self) -> bool:
         return self.ssh_user != "root"
 
@@ -75,34 +80,33 @@ def run_script(
     delete: tuple[str, Sequence[object]] | None = None,
     secret: bool = False,
     depends_on: Sequence[pulumi.Resource] = (),
+    aliases: Sequence[pulumi.Alias] = (),
 ) -> command.remote.Command:
     """Run ``script`` with ``args`` on ``node``; ``delete`` names the script (and args) that undoes it.
 
     Secrets only ever travel on stdin. A ``secret`` step (secret stdin or stdout) logs nothing and its stdout is stored
-    as a secret. Changing the script, its arguments or stdin re-runs ``create`` in place: with no
-    ``update`` command and no ``triggers``, pulumi-command updates rather than replaces. A change of ``connection``
-    (host, user, key) does replace the step; it is then undone before it is done again, since the default order
-    (new create, then old delete) would undo what the guarded create just found already done."""
+    as a secret. Changing the script, its arguments, stdin or ``connection`` (host, user, key) re-runs ``create`` in
+    place, on the host the step now names: with no ``update`` command and no ``triggers``, pulumi-command updates
+    rather than replaces (checked with the real engine: a changed host previews as ``~ update``). That is how a
+    manager-side step moves to another manager without its delete running on the old one. Should a step ever be
+    replaced, it is undone before it is done again, since the default order (new create, then old delete) would undo
+    what the guarded create just found already done.
+
+    On a lost host (nodes[].state: lost) the step keeps its record as it is: no input change can make it run again
+    (pulumi-command would fail to dial before any script starts), and when the node leaves `nodes` the record is
+    dropped without running its delete. Both flags are written to the state by the `pulumi up` that marks the node
+    lost. It waits for nothing either: what it waited for may go meanwhile."""
     create = script_command(script, *args, sudo=node.sudo)
-    deps = [node.ready, *depends_on] if node.ready is not None else list(depends_on)
+    waits = [r for r in (node.ready, *depends_on) if r is not None] if node.present else []
+    lost = {"retain_on_delete": True, "ignore_changes": LOST_HOST_IGNORED} if node.lost else {}
     options = pulumi.ResourceOptions(
         parent=parent,
-        depends_on=deps,
+        depends_on=waits,
         additional_secret_outputs=["stdout"] if secret else None,
         delete_before_replace=True,
+        aliases=list(aliases),
+        **lost,
     )
-    if node.lost:
-        # The host is gone for good: the step keeps its record as it is (no input change can make it run again:
-        # pulumi-command would fail to dial before any script starts), and when the node leaves `nodes` the record
-        # is dropped without running its delete. Both flags are written to the state by this `pulumi up`.
-        # It waits for nothing either: what it waited for may go meanwhile.
-        options = pulumi.ResourceOptions(
-            parent=parent,
-            additional_secret_outputs=options.additional_secret_outputs,
-            delete_before_replace=True,
-            retain_on_delete=True,
-            ignore_changes=LOST_HOST_IGNORED,
-        )
     return command.remote.Command(
         name,
         connection=node.connection(),
