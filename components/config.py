@@ -236,8 +236,8 @@ class StackSettings(Model):
 
     @property
     def leader(self) -> NodeConfig:
-        """The first manager: it initialises the Swarm and bootstraps MicroCeph."""
-        return self.managers[0]
+        """The first manager that is not lost: it runs the manager-side steps (and bootstraps MicroCeph)."""
+        return next(n for n in self.managers if n.state == "present")
 
     def ceph_disk(self, node: NodeConfig) -> str:
         return node.ceph_disk or "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1"
@@ -453,14 +453,14 @@ def check_settings(s: StackSettings) -> list[str]:
             f"{ns}:nodes has {managers} managers: Raft needs an odd number, at most {MAX_MANAGERS}, to keep a "
             f"quorum{replace}. Fix: set role: manager on 1, 3, 5 or 7 nodes"
         )
-    if managers and s.managers[0].state == "lost":
+    if managers and s.managers[0].state == "lost" and s.storage.type == "microceph":
         first = s.nodes.index(s.managers[0])
         p.append(
-            f"{ns}:nodes[{first}].state is lost on the first manager ({s.managers[0].name}), where the program runs "
-            "its manager-side steps; losing it for good is not supported yet (the other managers keep the Swarm "
-            "running). Fix: keep it present and bring it back, see README, Day 2"
+            f"{ns}:nodes[{first}].state is lost on the first manager ({s.managers[0].name}), which bootstrapped "
+            "MicroCeph and runs its add steps; with storage.type microceph, losing it for good is not supported yet "
+            "(the other managers keep the Swarm running). Fix: keep it present and bring it back, see README, Day 2"
         )
-    elif lost_managers and 2 * (managers - len(lost_managers)) <= managers:
+    if lost_managers and 2 * (managers - len(lost_managers)) <= managers:
         p.append(
             f"{ns}:nodes: {len(lost_managers)} of {managers} managers are lost: Raft has no quorum left and the Swarm "
             "cannot remove them. Fix: on a surviving manager, `docker swarm init --force-new-cluster`, then remove "

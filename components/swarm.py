@@ -1,5 +1,5 @@
-"""SwarmCluster: init on the first manager, join tokens as secrets, parallel joins, labels and availability, clean
-leave."""
+"""SwarmCluster: the Swarm made on the leader, join tokens as secrets, parallel joins, roles, labels and
+availability, clean leave."""
 
 from __future__ import annotations
 
@@ -16,18 +16,47 @@ class SwarmClusterArgs(BaseModel):
     nodes: list[NodeHandle]
 
 
+def leader_of(nodes: list[NodeHandle]) -> NodeHandle:
+    """Where every manager-side step runs: the first manager in `nodes` that is not lost (config refuses a config
+    without one)."""
+    return next(n for n in nodes if n.role == "manager" and n.present)
+
+
 class SwarmCluster(pulumi.ComponentResource):
-    """Per node: ``join`` on the node (token on stdin; delete: leave) and ``node`` on the leader (wait Ready, labels,
-    availability; delete: demote/remove). Joins only depend on the token of their role, so they run in parallel. A
-    lost node (nodes[].state: lost) has no ``node`` step: removing it is what forgets the node."""
+    """Per node: ``join`` on the node (delete: leave the Swarm) and ``node`` on the leader (wait Ready, role, labels,
+    availability; delete: demote and remove it).
+
+    The leader's ``join`` makes the Swarm (``swarm-init.sh``, which finds it there on every later run); every other
+    node's joins with its role's token (on stdin), so the joins run in parallel once the tokens are read. The
+    leader leaves last on destroy: everything it runs depends on its ``join``.
+
+    When the first manager is marked lost, the next manager in `nodes` becomes the leader in the same `pulumi up`:
+    every manager-side step is updated in place to run there (its create re-runs and finds its work done; no
+    delete runs on the lost host), its ``join`` becomes the ``swarm-init.sh`` that finds the Swarm (``--existing``:
+    it never makes a new one), and the lost node's ``node`` step forgets it: demote and `docker node rm --force`,
+    on the leader. A lost node's own steps keep their records unchanged (``run_script``)."""
 
     def __init__(self, name: str, args: SwarmClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swarm-ceph:index:SwarmCluster", name, None, opts)
-        leader = next(n for n in args.nodes if n.role == "manager")
+        managers = [n for n in args.nodes if n.role == "manager"]
+        leader = leader_of(args.nodes)
         self.leader = leader
 
+        def join_name(node: NodeHandle) -> tuple[str, list[pulumi.Alias]]:
+            # The first manager's join was named "<name>-init" before every node had one: the alias keeps
+            # existing stacks' step (renaming it would delete it, and its delete makes the manager leave).
+            first = node is managers[0]
+            return f"{name}-{node.name}-join", [pulumi.Alias(name=f"{name}-init")] if first else []
+
+        step, aliases = join_name(leader)
         self.init = run_script(
-            f"{name}-init", leader, "swarm-init.sh", [leader.ip], parent=self, delete=("swarm-leave.sh", [])
+            step,
+            leader,
+            "swarm-init.sh",
+            [leader.ip, *(["--existing"] if leader is not managers[0] else [])],
+            parent=self,
+            delete=("swarm-leave.sh", []),
+            aliases=aliases,
         )
         self.tokens = {
             role: run_script(
@@ -41,22 +70,13 @@ class SwarmCluster(pulumi.ComponentResource):
             )
             for role in sorted({n.role for n in args.nodes if n is not leader})
         }
-        self.joins = {}
-        self.members = {}
+        self.joins = {leader.name: self.init}
         for node in args.nodes:
-            label_args = [f"{k}={v}" for k, v in sorted(node.labels.items())]
             if node is leader:
-                self.members[node.name] = run_script(
-                    f"{name}-{node.name}-node",
-                    leader,
-                    "swarm-node.sh",
-                    ["apply", node.name, NODE_READY_TIMEOUT_S, node.availability, *label_args],
-                    parent=self,
-                    depends_on=[self.init],
-                )
                 continue
-            join = run_script(
-                f"{name}-{node.name}-join",
+            step, aliases = join_name(node)
+            self.joins[node.name] = run_script(
+                step,
                 node,
                 "swarm-join.sh",
                 [leader.ip, node.ip],
@@ -64,26 +84,35 @@ class SwarmCluster(pulumi.ComponentResource):
                 stdin=pulumi.Output.secret(self.tokens[node.role].stdout),
                 secret=True,
                 delete=("swarm-leave.sh", []),
+                aliases=aliases,
             )
-            self.joins[node.name] = join
-            if node.lost:
-                # No member step: the one it had is deleted, which demotes and removes the node from the Swarm on
-                # the leader (`docker node rm --force`), the node itself never answering again.
-                continue
-            # On the leader; deleting it (scale-down, destroy) demotes and removes the node before it leaves.
-            self.members[node.name] = run_script(
-                f"{name}-{node.name}-node",
-                leader,
-                "swarm-node.sh",
-                ["apply", node.name, NODE_READY_TIMEOUT_S, node.availability, *label_args],
-                parent=self,
-                depends_on=[join],
-                delete=("swarm-node.sh", ["remove", node.name]),
-            )
+        self.members = {node.name: self._member(name, leader, node) for node in args.nodes}
         self.manager_address = f"{leader.ip}:2377"
         self.register_outputs({"manager_address": self.manager_address})
 
+    def _member(self, name: str, leader: NodeHandle, node: NodeHandle) -> pulumi.Resource:
+        """The node's ``node`` step, on the leader, after its join."""
+        labels = [f"{k}={v}" for k, v in sorted(node.labels.items())]
+        apply = ["apply", node.name, NODE_READY_TIMEOUT_S, node.role, node.availability, *labels]
+        if node.lost:
+            # Forget it: demoted if a manager and removed from the Swarm, the node itself never dialed. Nothing is
+            # left to undo, so no delete: dropping its entry later drops this record.
+            script, delete = ["remove", node.name], None
+        elif node is leader:
+            script, delete = apply, None  # it cannot remove itself: it leaves (its join's delete)
+        else:
+            script, delete = apply, ("swarm-node.sh", ["remove", node.name])  # demote and remove, before it leaves
+        return run_script(
+            f"{name}-{node.name}-node",
+            leader,
+            "swarm-node.sh",
+            script,
+            parent=self,
+            depends_on=[self.joins[node.name]] if node.present else [self.init],
+            delete=delete,
+        )
+
     @property
     def ready(self) -> list[pulumi.Resource]:
-        """Every node is in the Swarm, Ready, with its labels and availability."""
+        """Every node is in the Swarm, Ready, with its role, labels and availability; every lost one is forgotten."""
         return list(self.members.values())

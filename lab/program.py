@@ -54,6 +54,7 @@ class Registered:
     ignore_changes: list[str]
     delete_before_replace: bool
     retain_on_delete: bool
+    aliases: list[str]  # the names (or URNs) of the aliases it was registered with
     outputs: dict[str, Any]  # what the mocks answered (e.g. a fake token as a token step's stdout)
 
 
@@ -102,6 +103,7 @@ class _RecordingMonitor(pmocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 retain_on_delete=bool(request.retainOnDelete),
+                aliases=[a.spec.name or a.urn for a in request.aliases] + list(request.aliasURNs),
                 outputs=_strip_secrets(_to_py(response.object)) if response.object else {},
             )
         return response

@@ -522,12 +522,6 @@ def test_a_lost_worker_is_accepted():
     assert [n.state for n in s.nodes] == ["present", "present", "lost"]
 
 
-def test_the_first_manager_cannot_be_lost_yet():
-    message = one_problem(dev(nodes=nodes_with(n0={"state": "lost"})))
-    assert "swarm-ceph:nodes[0].state is lost on the first manager (swarm-master)" in message
-    assert "Fix: keep it present" in message
-
-
 def prod(**overrides) -> dict:
     return dev("prod", **overrides)
 
@@ -544,6 +538,21 @@ def test_a_lost_manager_keeps_the_count_and_a_replacement_is_added_with_its_remo
     assert "4 managers" in message and "remove nodes[2] in the same change that adds its replacement" in message
     swapped = [n for n in prod_nodes() if n["name"] != "swarm-prod-m3"] + [replacement]
     parse_settings(raw_of(prod(nodes=swapped), GOOD_SECRETS))
+
+
+def test_a_lost_first_manager_hands_the_manager_side_steps_to_the_next_manager():
+    existing = {"type": "existing", "path": "/srv/shared"}
+    s = parse_settings(raw_of(prod(nodes=prod_nodes(n0={"state": "lost"}), storage=existing), GOOD_SECRETS))
+    assert s.leader.name == "swarm-prod-m2"
+    assert parse_settings(raw_of(prod(storage=existing), GOOD_SECRETS)).leader.name == "swarm-prod-m1"
+
+
+def test_with_microceph_the_first_manager_cannot_be_lost_yet():
+    message = one_problem(prod(nodes=prod_nodes(n0={"state": "lost"})))
+    assert "swarm-ceph:nodes[0].state is lost on the first manager (swarm-prod-m1), which bootstrapped MicroCeph" in (
+        message
+    )
+    assert "Fix: keep it present" in message
 
 
 def test_losing_the_quorum_is_refused_with_the_recovery():

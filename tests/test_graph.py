@@ -18,7 +18,7 @@ from lab.program import (
     stack_config,
     with_secrets,
 )
-from lab.stack_config import lab_stack_config
+from lab.stack_config import LAB_SPARES, lab_stack_config
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
 REMOTE = "command:remote:Command"
@@ -141,7 +141,9 @@ def test_template_is_sealed_then_converted(dev_run):
 
 def test_swarm_steps(dev_run):
     (init,) = dev_run.commands("swarm-init.sh")
+    assert init.name == "swarm-swarm-master-join" and init.inputs["create"].endswith("swarm-init.sh 10.10.1.10")
     assert init.inputs["connection"]["host"] == "10.10.1.10" and "swarm-leave.sh" in init.inputs["delete"]
+    assert init.aliases == ["swarm-init"]  # its name before every node had a join step: existing stacks keep it
     tokens = dev_run.commands("swarm-token.sh")
     assert [t.name for t in tokens] == ["swarm-worker-token"]  # dev has no second manager
     joins = {j.inputs["connection"]["host"]: j for j in dev_run.commands("swarm-join.sh")}
@@ -152,14 +154,19 @@ def test_swarm_steps(dev_run):
             == "SWMTKN-1-0fakeworkertoken0000000000000000000000000000000000-workerpart0000000000000"
         )
         assert dev_run.depends_on(join, tokens[0]) and "swarm-leave.sh" in join.inputs["delete"]
+        assert join.aliases == []
     # joins run in parallel: neither waits for the other
     a, b = joins.values()
     assert not dev_run.depends_on(a, b) and not dev_run.depends_on(b, a)
     members = dev_run.commands("swarm-node.sh")
     assert len(members) == 3 and all(m.inputs["connection"]["host"] == "10.10.1.10" for m in members)
-    for member in members:  # apply HOSTNAME TIMEOUT_S AVAILABILITY [KEY=VALUE...]
+    for member in members:  # apply HOSTNAME TIMEOUT_S ROLE AVAILABILITY [KEY=VALUE...]
         node = member.name.removeprefix("swarm-").removesuffix("-node")
-        assert member.inputs["create"].endswith(f"swarm-node.sh apply {node} 120 active ceph=true"), member.name
+        role = "manager" if node == "swarm-master" else "worker"
+        assert member.inputs["create"].endswith(f"swarm-node.sh apply {node} 120 {role} active ceph=true"), member.name
+        # the leader cannot remove itself (it leaves last, by its join's delete); the others are removed there
+        assert (member.inputs.get("delete") is None) == (node == "swarm-master"), member.name
+        assert dev_run.depends_on(member, init)  # so the leader leaves after every other node is removed
 
 
 def test_microceph_steps(dev_run):
@@ -346,9 +353,9 @@ def test_a_drained_node_keeps_its_place_but_serves_no_page():
     nodes[1]["availability"], nodes[2]["availability"] = "drain", "pause"
     run = run_program(*with_secrets(cfg))
     members = {m.name: m.inputs["create"].replace("'", "") for m in run.commands("swarm-node.sh")}
-    assert members["swarm-swarm-master-node"].endswith("swarm-node.sh apply swarm-master 120 active ceph=true")
-    assert members["swarm-swarm-worker1-node"].endswith("swarm-node.sh apply swarm-worker1 120 drain ceph=true")
-    assert members["swarm-swarm-worker2-node"].endswith("swarm-node.sh apply swarm-worker2 120 pause ceph=true")
+    assert members["swarm-swarm-master-node"].endswith("apply swarm-master 120 manager active ceph=true")
+    assert members["swarm-swarm-worker1-node"].endswith("apply swarm-worker1 120 worker drain ceph=true")
+    assert members["swarm-swarm-worker2-node"].endswith("apply swarm-worker2 120 worker pause ceph=true")
     assert "swarm-node.sh remove swarm-worker1" in run.named("swarm-swarm-worker1-node").inputs["delete"]
     serves = sorted(s.name for s in run.commands("serve-check.sh"))
     assert serves == ["stack-swarm-master-serves", "stack-swarm-worker2-serves"]
@@ -529,8 +536,8 @@ def test_snippet_file_mode_is_passed_when_set():
 
 def test_a_lost_node_is_never_dialed_again_and_leaves_the_swarm():
     """nodes[].state: lost on a worker: every step on its host keeps its record (no input may change it, so nothing
-    dials it) and is dropped without its delete once the node leaves nodes; its member step on the leader is gone
-    (deleting it is what removes the node from the Swarm); nothing else expects it."""
+    dials it) and is dropped without its delete once the node leaves nodes; its member step on the leader forgets
+    it (demote, `docker node rm --force`) and has no delete left; nothing else expects it."""
     cfg = copy.deepcopy(lab_stack_config()["config"])
     cfg["swarm-ceph:nodes"] = [
         dict(n, state="lost") if n["name"] == "swarm-worker2" else n for n in cfg["swarm-ceph:nodes"]
@@ -560,8 +567,68 @@ def test_a_lost_node_is_never_dialed_again_and_leaves_the_swarm():
     others = [r for r in run.of_type(REMOTE) if r.inputs["connection"]["host"] != lost_ip]
     assert others and not any(r.retain_on_delete or r.ignore_changes for r in others)
     names = {r.name for r in run.of_type(REMOTE)}
-    assert "swarm-swarm-worker2-node" not in names and "swarm-swarm-worker1-node" in names
+    forget = run.named("swarm-swarm-worker2-node")
+    assert forget.inputs["connection"]["host"] == "10.77.1.10" and "delete" not in forget.inputs
+    assert forget.inputs["create"].endswith("swarm-node.sh remove swarm-worker2")
     assert not [n for n in names if "worker2" in n and ("serves" in n or "io-check" in n)]
     for check in run.commands("io-check.sh"):
         assert check.inputs["create"].endswith("swarm-master swarm-worker1")
     assert "10.77.1.12" not in str(run.outputs["pageUrls"]) and "swarm-worker2" not in run.outputs["nodes"]
+
+
+def test_a_lost_first_manager_hands_every_manager_side_step_to_the_next_manager():
+    """nodes[].state: lost on the first manager (5-node lab config): the next manager in nodes becomes the leader.
+    Every manager-side step keeps its name and only its connection (or arguments) change, so the engine updates it
+    in place on the new leader: no create, no delete that would run on the lost host. The new leader's join becomes
+    the swarm-init.sh that must find the Swarm (--existing); the lost one's member step forgets it there."""
+    cfg = copy.deepcopy(lab_stack_config(size=5)["config"])
+    before = run_program(*with_secrets(cfg), stack="lab")
+    cfg["swarm-ceph:nodes"][0]["state"] = "lost"
+    run = run_program(*with_secrets(cfg), stack="lab")
+    master, manager2 = "10.77.1.10", "10.77.1.13"
+
+    def names(r) -> set[str]:
+        return {c.name for c in r.of_type(REMOTE)}
+
+    # the lost node's own checks go (they have no delete); every other step is the same resource as before
+    assert names(before) - names(run) == {"cephfs-swarm-master-io-check", "stack-swarm-master-serves"}
+    assert names(run) <= names(before)
+    on_lost = [r for r in run.of_type(REMOTE) if r.inputs["connection"]["host"] == master]
+    assert sorted(r.name for r in on_lost) == [
+        "cephfs-swarm-master-mount",
+        "swarm-master-ready",
+        "swarm-swarm-master-join",
+    ]
+    assert all(r.retain_on_delete and r.ignore_changes for r in on_lost)
+    assert run.named("swarm-swarm-master-join").aliases == ["swarm-init"]  # still the first manager's, as named
+
+    (init,) = run.commands("swarm-init.sh")
+    assert init.name == "swarm-swarm-manager2-join" and init.inputs["connection"]["host"] == manager2
+    assert init.inputs["create"].endswith(f"swarm-init.sh {manager2} --existing") and "stdin" not in init.inputs
+    leader_side = [
+        *run.commands("swarm-token.sh"),
+        *run.commands("swarm-node.sh"),
+        *run.commands("stack-deploy.sh"),
+        *run.commands("stack-page.sh"),
+    ]
+    assert len(leader_side) == 2 + 5 + 2 + 1
+    for step in leader_side:
+        assert step.inputs["connection"]["host"] == manager2, step.name
+        assert not step.retain_on_delete and run.depends_on(step, init), step.name  # the leader leaves last
+    forget = run.named("swarm-swarm-master-node")
+    assert forget.inputs["create"].endswith("swarm-node.sh remove swarm-master") and "delete" not in forget.inputs
+    assert "delete" not in run.named("swarm-swarm-manager2-node").inputs  # the leader does not remove itself
+    for join in run.commands("swarm-join.sh"):
+        if join.inputs["connection"]["host"] != master:
+            assert f"swarm-join.sh {manager2} " in join.inputs["create"], join.name
+    assert run.outputs["managerAddress"] == f"{manager2}:2377"
+    assert "swarm-master" not in run.outputs["nodes"] and master not in str(run.outputs["pageUrls"])
+
+    # Its entry replaced by a new manager: manager2 is now the first manager; its join no longer needs --existing and
+    # takes the alias.
+    spare = lab_stack_config(LAB_SPARES[5], size=5)["config"]["swarm-ceph:nodes"]
+    cfg["swarm-ceph:nodes"] = cfg["swarm-ceph:nodes"][1:] + spare
+    later = run_program(*with_secrets(cfg), stack="lab")
+    (init,) = later.commands("swarm-init.sh")
+    assert init.inputs["create"].endswith(f"swarm-init.sh {manager2}") and init.aliases == ["swarm-init"]
+    assert not [r for r in later.of_type(REMOTE) if r.inputs["connection"]["host"] == master]

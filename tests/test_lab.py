@@ -71,6 +71,11 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
         assert twice(node, "wait-ready.sh", 60).strip() == "ready"
 
     # Swarm: init, token (stdin only), parallel-able joins, labels.
+    takeover = ssh(MASTER, "swarm-init.sh", MASTER[1], "--existing", check=False)  # never makes a new Swarm
+    assert takeover.returncode == 1 and "to take over from the lost first manager, but it is in no swarm" in (
+        takeover.stderr
+    )
+    assert docker(MASTER, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive"
     assert twice(MASTER, "swarm-init.sh", MASTER[1]).strip() == "manager"
     token = ssh(MASTER, "swarm-token.sh", "worker").stdout.strip()
     assert token.startswith("SWMTKN-1-")
@@ -78,13 +83,13 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
         assert twice(worker, "swarm-join.sh", MASTER[1], worker[1], stdin=token + "\n").strip() == "joined"
     bad = ssh(WORKER1, "swarm-join.sh", MASTER[1], WORKER1[1], stdin="not-a-token\n", check=False)
     assert bad.returncode == 0  # already active: the guard wins before the token is even looked at
-    for name, _, _ in nodes:
-        twice(MASTER, "swarm-node.sh", "apply", name, 60, "active", "tier=web", f"host={name}")
+    for name, _, role in nodes:
+        twice(MASTER, "swarm-node.sh", "apply", name, 60, role, "active", "tier=web", f"host={name}")
     assert (
         docker(MASTER, "node", "inspect", "-f", "{{json .Spec.Labels}}", WORKER1[0])
         == '{"host":"swarm-worker1","tier":"web"}'
     )
-    twice(MASTER, "swarm-node.sh", "apply", WORKER1[0], 60, "active", "tier=web")  # labels are managed: host= goes
+    twice(MASTER, "swarm-node.sh", "apply", WORKER1[0], 60, "worker", "active", "tier=web")  # managed: host= goes
     assert docker(MASTER, "node", "inspect", "-f", "{{json .Spec.Labels}}", WORKER1[0]) == '{"tier":"web"}'
     assert sorted(docker(MASTER, "node", "ls", "--format", "{{.Hostname}} {{.Status}}").splitlines()) == [
         f"{n} Ready" for n, _, _ in nodes
@@ -166,6 +171,18 @@ def test_managers_join_with_their_token_and_are_demoted_before_removal(lab_nodes
             assert twice(node, "swarm-join.sh", MASTER[1], node[1], stdin=token + "\n").strip() == "joined"
         managers = docker(MASTER, "node", "ls", "--filter", "role=manager", "--format", "{{.Hostname}}")
         assert sorted(managers.splitlines()) == sorted(n for n, _, _ in lab_nodes)
+        # A role change by config: the node step demotes, then promotes again (each once: twice is a no-op).
+        for role, raft in (("worker", ""), ("manager", "Reachable")):
+            twice(MASTER, "swarm-node.sh", "apply", WORKER1[0], 60, role, "active")
+            assert docker(MASTER, "node", "inspect", "-f", "{{.Spec.Role}}", WORKER1[0]) == role
+            eventually(
+                lambda raft=raft: docker(
+                    MASTER, "node", "ls", "--filter", f"name={WORKER1[0]}", "--format", "{{.ManagerStatus}}"
+                )
+                == raft,
+                60,
+                f"{WORKER1[0]}'s manager status to be {raft!r}",
+            )
         assert twice(MASTER, "swarm-node.sh", "remove", WORKER2[0]).strip() == "removed"
         twice(WORKER2, "swarm-leave.sh")
         managers = docker(MASTER, "node", "ls", "--filter", "role=manager", "--format", "{{.Hostname}} {{.Status}}")

@@ -341,10 +341,14 @@ def node_spec(node: Path) -> tuple[str, dict[str, str]]:
     return (node / "availability").read_text().strip(), labels
 
 
+def node_role(node: Path) -> str:
+    return (node / "role").read_text().strip()
+
+
 def test_swarm_node_apply_sets_availability_and_labels_in_one_guarded_update(tmp_path):
     docker = tmp_path / "docker"
     node = swarm_node(docker, "swarm-worker1", stale="x")
-    apply = ["apply", "swarm-worker1", 10]
+    apply = ["apply", "swarm-worker1", 10, "worker"]
     for _ in range(2):
         out = ok("swarm-node.sh", *apply, "drain", "ceph=true", state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker))
         assert out == "ready\n"
@@ -362,15 +366,44 @@ def test_swarm_node_apply_sets_availability_and_labels_in_one_guarded_update(tmp
     assert node_spec(node) == ("active", {"ceph": "false"})
 
 
-def test_swarm_node_apply_refuses_an_unknown_availability(tmp_path):
+def test_swarm_node_apply_promotes_and_demotes_by_role_alone(tmp_path):
+    """A role change in config (worker <-> manager) is one `docker node update --role`, and nothing else moves."""
     docker = tmp_path / "docker"
     node = swarm_node(docker, "swarm-worker1", ceph="true")
-    for bad in (["Drain"], ["ceph=true"]):  # a typo; the labels without the availability before them
+    for role in ("manager", "manager", "worker", "worker"):
+        ok(
+            "swarm-node.sh",
+            "apply",
+            "swarm-worker1",
+            10,
+            role,
+            "active",
+            "ceph=true",
+            state=tmp_path / "ceph",
+            FAKE_DOCKER_STATE=str(docker),
+        )
+        assert node_role(node) == role
+    assert calls(docker) == ["node update --role manager swarm-worker1", "node update --role worker swarm-worker1"]
+    assert node_spec(node) == ("active", {"ceph": "true"})
+
+
+def test_swarm_node_apply_refuses_an_unknown_role_or_availability(tmp_path):
+    docker = tmp_path / "docker"
+    node = swarm_node(docker, "swarm-worker1", ceph="true")
+    cases = [
+        (["worker", "Drain"], "unknown availability 'Drain'"),  # a typo
+        (["worker", "ceph=true"], "unknown availability 'ceph=true'"),  # labels without the availability
+        (["Manager", "active"], "unknown role 'Manager'"),  # a typo
+        (["active", "ceph=true"], "unknown role 'active'"),  # the availability without the role
+    ]
+    for bad, message in cases:
         result = run("swarm-node.sh", "apply", "swarm-worker1", 10, *bad, state=tmp_path, FAKE_DOCKER_STATE=str(docker))
-        assert result.returncode == 1 and f"unknown availability {bad[0]!r}" in result.stderr
-    missing = run("swarm-node.sh", "apply", "swarm-worker1", 10, state=tmp_path, FAKE_DOCKER_STATE=str(docker))
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+    missing = run(
+        "swarm-node.sh", "apply", "swarm-worker1", 10, "worker", state=tmp_path, FAKE_DOCKER_STATE=str(docker)
+    )
     assert missing.returncode != 0 and "AVAILABILITY" in missing.stderr
-    assert calls(docker) == [] and node_spec(node) == ("active", {"ceph": "true"})
+    assert calls(docker) == [] and node_spec(node) == ("active", {"ceph": "true"}) and node_role(node) == "worker"
 
 
 def _fstab(action: str, fstab: Path, *args: str) -> str:

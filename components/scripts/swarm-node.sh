@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# swarm-node.sh apply HOSTNAME TIMEOUT_S AVAILABILITY [KEY=VALUE...]: on a manager, wait until the node is Ready,
-#   make its labels exactly the given set (labels are managed here: others are removed) and its availability
-#   AVAILABILITY (active, pause or drain). Only what differs changes, in one `docker node update`.
+# swarm-node.sh apply HOSTNAME TIMEOUT_S ROLE AVAILABILITY [KEY=VALUE...]: on a manager, wait until the node is
+#   Ready, make its role ROLE (manager or worker: promote or demote), its labels exactly the given set (labels are
+#   managed here: others are removed) and its availability AVAILABILITY (active, pause or drain). Only what differs
+#   changes, in one `docker node update`.
 # swarm-node.sh remove HOSTNAME: on a manager, demote the node if it is a manager and remove it from the Swarm.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -18,10 +19,15 @@ is_ready() { [[ $(node_field "$host" '{{.Status.State}}') == ready ]]; }
 
 case $action in
   apply)
-    usage="usage: swarm-node.sh apply HOSTNAME TIMEOUT_S AVAILABILITY [KEY=VALUE...]"
+    usage="usage: swarm-node.sh apply HOSTNAME TIMEOUT_S ROLE AVAILABILITY [KEY=VALUE...]"
     timeout_s=${1:?$usage}
-    availability=${2:?$usage}
-    shift 2
+    role=${2:?$usage}
+    availability=${3:?$usage}
+    shift 3
+    case $role in
+      manager | worker) ;;
+      *) die "unknown role '$role' (manager|worker)" ;;
+    esac
     case $availability in
       active | pause | drain) ;;
       *) die "unknown availability '$availability' (active|pause|drain)" ;;
@@ -29,6 +35,7 @@ case $action in
     retry "$timeout_s" 2 is_ready || die "node $host is not Ready in the swarm after ${timeout_s}s"
     current=$(node_field "$host" '{{.Spec.Availability}}') || die "cannot read the availability of node $host"
     changes=()
+    [[ $(node_field "$host" '{{.Spec.Role}}') == "$role" ]] || changes+=(--role "$role")
     [[ $current == "$availability" ]] || changes+=(--availability "$availability")
     for kv in "$@"; do
       [[ $(node_field "$host" "{{index .Spec.Labels \"${kv%%=*}\"}}") == "${kv#*=}" ]] || changes+=(--label-add "$kv")
