@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from .remote import NodeHandle, run_script
 
 NODE_READY_TIMEOUT_S = 120
+NODE_DRAIN_TIMEOUT_S = 120  # a removed node's tasks start elsewhere first; it is removed anyway after this
 
 
 class SwarmClusterArgs(BaseModel):
@@ -24,7 +25,7 @@ def leader_of(nodes: list[NodeHandle]) -> NodeHandle:
 
 class SwarmCluster(pulumi.ComponentResource):
     """Per node: ``join`` on the node (delete: leave the Swarm) and ``node`` on the leader (wait Ready, role, labels,
-    availability; delete: demote and remove it).
+    availability; delete: drain it until its tasks run elsewhere, demote and remove it).
 
     The leader's ``join`` makes the Swarm (``swarm-init.sh``, which finds it there on every later run); every other
     node's joins with its role's token (on stdin), so the joins run in parallel once the tokens are read. The
@@ -101,7 +102,8 @@ class SwarmCluster(pulumi.ComponentResource):
         elif node is leader:
             script, delete = apply, None  # it cannot remove itself: it leaves (its join's delete)
         else:
-            script, delete = apply, ("swarm-node.sh", ["remove", node.name])  # demote and remove, before it leaves
+            # drain, demote and remove, before it leaves
+            script, delete = apply, ("swarm-node.sh", ["remove", node.name, NODE_DRAIN_TIMEOUT_S])
         return run_script(
             f"{name}-{node.name}-node",
             leader,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
 
@@ -25,9 +26,11 @@ from lab.steps import (
     eventually,
     fetch,
     node_state,
+    redis,
     request_loop,
     sh,
     stateful_failover,
+    task_on,
 )
 
 pytestmark = [pytest.mark.lab, pytest.mark.engine]
@@ -84,7 +87,7 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     secrets = lab_secrets()
     private_key, ceph_key = secrets["swarm-ceph:sshPrivateKey"], secrets["swarm-ceph:cephClientKey"]
     project.stack("lab", lab_stack_config()["config"], secrets)
-    master, worker1, worker2 = (ip for _, ip, _ in lab_nodes)
+    master = lab_nodes[0][1]
     ips = dict((name, ip) for name, ip, _ in lab_nodes)
     assert ceph_health(master) == "HEALTH_OK"
     page = (project.root / PAGE_FILE).read_text()
@@ -155,29 +158,41 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     mounted_as_specified(ips[first], ceph_key)
     assert list(project.up("--expect-no-changes")) == ["same"]
 
-    # Scale down to two nodes by config, while the two that stay are asked for the page all along.
-    two = LAB_NODES[:2]
+    # Scale down to two nodes by config: the worker that runs kv goes, while the two that stay are asked for the page
+    # all along. Its node step drains it first (its tasks stop there and Swarm schedules them on the others), then
+    # removes it; kv then runs on the other worker with its data.
+    leaving = task_on(master, KV)
+    stamp = str(time.time_ns())
+    assert leaving.startswith("swarm-worker") and redis(ips[leaving], KV, "set", "stamp", stamp) == "OK"
+    two = [n for n in LAB_NODES if n[0] != leaving]
     project.edit_config("lab", {"swarm-ceph:nodes": lab_stack_config(two)["config"]["swarm-ceph:nodes"]})
     load: dict = {}
-    loop = threading.Thread(target=lambda: load.update(r=request_loop([master, worker1], PORT, edited, 8)))
+    staying = [ip for _, ip, _ in two]
+    loop = threading.Thread(target=lambda: load.update(r=request_loop(staying, PORT, edited, 8)))
     loop.start()
     ran = project.up()
+    removed = time.monotonic()
     loop.join()
     latencies, failures = load["r"]
     assert failures == 0 and len(latencies) > 10, f"{failures} of {len(latencies)} requests failed"
-    gone = [name for name in ran["delete"] if "swarm-worker2" in name]
+    # (like any move of kv, its new container waits for CephFS to hand over the file capabilities the old one held)
+    eventually(lambda: task_on(master, KV) not in ("", leaving), 300, "kv to run on the other worker")
+    print(f"kv running on the other worker {time.monotonic() - removed:.1f} s after the scale-down's `up`")
+    gone = [name for name in ran["delete"] if leaving in name]
     assert gone == ran["delete"] and len(gone) >= 5, ran["delete"]  # only the third node's steps
-    assert "swarm-swarm-worker2-join" in gone and "swarm-swarm-worker2-node" in gone
+    assert f"swarm-{leaving}-join" in gone and f"swarm-{leaving}-node" in gone
     assert swarm(master) == [f"{name} Ready" for name, _, _ in two]
-    assert state(worker2) == "inactive"
-    unmounted(worker2)  # its mount step was deleted with it
+    assert state(ips[leaving]) == "inactive"
+    unmounted(ips[leaving])  # its mount step was deleted with it
     serves_everywhere(two, edited)
+    other = task_on(master, KV)
+    assert other != "swarm-master" and redis(ips[other], KV, "get", "stamp") == stamp
     assert list(project.up("--expect-no-changes")) == ["same"]
 
     # And back to three: the third joins again and serves.
     project.edit_config("lab", {"swarm-ceph:nodes": lab_stack_config()["config"]["swarm-ceph:nodes"]})
     ran = project.up()
-    assert "swarm-swarm-worker2-join" in ran["create"] and "delete" not in ran
+    assert f"swarm-{leaving}-join" in ran["create"] and "delete" not in ran
     assert swarm(master) == [f"{name} Ready" for name, _, _ in lab_nodes]
     serves_everywhere(lab_nodes, edited)
 

@@ -387,6 +387,30 @@ def test_swarm_node_apply_promotes_and_demotes_by_role_alone(tmp_path):
     assert node_spec(node) == ("active", {"ceph": "true"})
 
 
+def test_swarm_node_remove_drains_a_ready_node_first_and_never_waits_for_a_down_one(tmp_path):
+    """Scale-down: a Ready node is drained (its tasks start elsewhere) before it is demoted and removed. A lost node
+    (Down) is demoted and removed at once. A second run finds nothing to do."""
+    docker = tmp_path / "docker"
+    ready = swarm_node(docker, "swarm-worker1")
+    (ready / "tasks").write_text("web\nkv\n")
+    down = swarm_node(docker, "swarm-manager3")
+    (down / "state").write_text("down\n")
+    (down / "role").write_text("manager\n")
+    (down / "tasks").write_text("web\n")
+    for _ in range(2):
+        for host in ("swarm-worker1", "swarm-manager3"):
+            assert ok("swarm-node.sh", "remove", host, 10, state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker)) == (
+                "removed\n"
+            )
+    assert calls(docker) == [
+        "node update --availability drain swarm-worker1",
+        "node rm --force swarm-worker1",
+        "node demote swarm-manager3",
+        "node rm --force swarm-manager3",
+    ]
+    assert not ready.exists() and not down.exists()
+
+
 def test_swarm_node_apply_refuses_an_unknown_role_or_availability(tmp_path):
     docker = tmp_path / "docker"
     node = swarm_node(docker, "swarm-worker1", ceph="true")

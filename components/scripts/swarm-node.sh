@@ -3,7 +3,9 @@
 #   Ready, make its role ROLE (manager or worker: promote or demote), its labels exactly the given set (labels are
 #   managed here: others are removed) and its availability AVAILABILITY (active, pause or drain). Only what differs
 #   changes, in one `docker node update`.
-# swarm-node.sh remove HOSTNAME: on a manager, demote the node if it is a manager and remove it from the Swarm.
+# swarm-node.sh remove HOSTNAME [TIMEOUT_S]: on a manager, drain the node if it is Ready and wait (at most TIMEOUT_S)
+#   until none of its tasks runs (Swarm schedules them on the other nodes); then demote it if it is a manager and
+#   remove it from the Swarm. A node that is Down (lost for good) is not waited for.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -16,6 +18,11 @@ node_field() { docker node inspect --format "$2" "$1" 2>/dev/null; }
 # shellcheck disable=SC2016 # a Go template, not shell
 labels_template='{{range $k, $v := .Spec.Labels}}{{$k}}{{"\n"}}{{end}}'
 is_ready() { [[ $(node_field "$host" '{{.Status.State}}') == ready ]]; }
+drained() {
+  local states
+  states=$(docker node ps "$host" --format '{{.CurrentState}}') || return 1
+  [[ $states != *Running* ]]
+}
 
 case $action in
   apply)
@@ -52,10 +59,17 @@ case $action in
     echo "ready"
     ;;
   remove)
+    timeout_s=${1:-0}
     if ! docker node inspect "$host" >/dev/null 2>&1; then
       log "$host is not in the swarm; nothing to remove"
       echo "removed"
       exit 0
+    fi
+    if is_ready; then
+      if [[ $(node_field "$host" '{{.Spec.Availability}}') != drain ]]; then
+        docker node update --availability drain "$host" >/dev/null
+      fi
+      retry "$timeout_s" 2 drained || log "warning: tasks still run on $host after ${timeout_s}s; removing it anyway"
     fi
     if [[ $(node_field "$host" '{{.Spec.Role}}') == manager ]]; then
       docker node demote "$host" >/dev/null
