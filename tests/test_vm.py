@@ -1,0 +1,255 @@
+"""The VM lab (lab/vm): one real Debian VM (QEMU, software emulation) booted with the node user-data the program
+renders for a Proxmox clone (cloudinit.render.node_user_data, through lab/vm/seed.py), and what that user-data must
+have done on a real boot: the login, the pinned SSH host key, the identity and network, the guest agent, the second
+disk, cloud-init's own verdict, Docker, and the program's own readiness step.
+
+Needs root, and the tools scripts/setup.sh installs (qemu-system-x86, qemu-utils, cloud-image-utils, mmdebstrap,
+extlinux, syslinux-common, fdisk): a missing one fails the tests (it does not skip them). One VM boots for the whole
+module; `pytest -s tests/test_vm.py` (or -rA) shows each phase's time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cloudinit.render import node_user_data
+from components.scripts import script_command
+from lab.vm import seed
+
+pytestmark = pytest.mark.vm
+
+REPO = Path(__file__).resolve().parent.parent
+VM_DIR = REPO / "lab" / "vm"
+STATE = REPO / ".vmlab"
+NETNS = "swarm-ceph-vm"
+NAME, IP = "swarm-vm1", "10.77.2.11"
+DATA_DISK_GIB = 4
+TOOLS = [
+    "qemu-system-x86_64",
+    "qemu-img",
+    "cloud-localds",
+    "mmdebstrap",
+    "extlinux",
+    "sfdisk",
+    "losetup",
+    "ip",
+    "ssh",
+    "ssh-keyscan",
+    "ssh-keygen",
+]
+SSH_DEADLINE_S = 420
+CLOUD_INIT_DEADLINE_S = 600
+
+
+def _run(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+
+
+def _vm_sh(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VMLAB_DATA_DISK_SIZE": f"{DATA_DISK_GIB}G", "VMLAB_MAX_VMS": "1"}
+    return _run([str(VM_DIR / "vm.sh"), *args], timeout, env)
+
+
+def _check(result: subprocess.CompletedProcess[str], what: str) -> str:
+    assert result.returncode == 0, f"{what} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr}"
+    return result.stdout
+
+
+@dataclass(frozen=True)
+class Vm:
+    """The booted VM and the ways the tests reach it (SSH from inside the lab's network namespace)."""
+
+    name: str
+    ip: str
+    run_dir: Path
+    known_hosts: Path  # the node's derived public host key, nothing else
+
+    def ssh_argv(self, command: str, known_hosts: Path | None = None) -> list[str]:
+        return [
+            "ip", "netns", "exec", NETNS, "ssh",
+            "-i", str(STATE / "id_ed25519"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes",
+            "-o", f"UserKnownHostsFile={known_hosts or self.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
+            f"{seed.SSH_USER}@{self.ip}", command,
+        ]  # fmt: skip
+
+    def ssh(self, command: str, timeout: float = 60, known_hosts: Path | None = None) -> subprocess.CompletedProcess:
+        return _run(self.ssh_argv(command, known_hosts), timeout)
+
+    def out(self, command: str, timeout: float = 60) -> str:
+        return _check(self.ssh(command, timeout), f"ssh {self.name} {command!r}").strip()
+
+
+def _missing_tools() -> list[str]:
+    return [tool for tool in TOOLS if shutil.which(tool) is None]
+
+
+def _timed(label: str, started: float) -> float:
+    seconds = time.monotonic() - started
+    print(f"vm-lab: {label} in {seconds:.1f} s")
+    return seconds
+
+
+def _serial_tail(run_dir: Path) -> str:
+    log = run_dir / "serial.log"
+    return log.read_text(errors="replace")[-3000:] if log.exists() else "(no serial log)"
+
+
+def _wait_for_ssh(vm: Vm) -> None:
+    deadline = time.monotonic() + SSH_DEADLINE_S
+    while True:
+        result = vm.ssh("true", timeout=30)
+        if result.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"no SSH to {vm.name} within {SSH_DEADLINE_S} s: {result.stderr}\n{_serial_tail(vm.run_dir)}")
+        time.sleep(2)
+
+
+def _qemu_peak_memory_mib(run_dir: Path) -> float | None:
+    pid = (run_dir / "qemu.pid").read_text().strip()
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+@pytest.fixture(scope="module")
+def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vm]:
+    """Build (or reuse) the base image, bring the lab's network up, boot one node VM with the program's node
+    user-data, wait for SSH and for cloud-init; everything is taken down afterwards."""
+    missing = _missing_tools()
+    if missing:
+        pytest.fail(f"the VM lab needs {', '.join(missing)}: run scripts/setup.sh")
+    if os.geteuid() != 0:
+        pytest.fail("the VM lab needs root (network namespace, taps, loop devices)")
+    known_hosts = tmp_path_factory.mktemp("vm") / "known_hosts"
+    known_hosts.write_text(f"{IP} {seed.vm_host_key(NAME).public}\n")
+    vm = Vm(NAME, IP, STATE / "run" / NAME, known_hosts)
+    _check(_vm_sh("down"), "vm.sh down (before)")
+    try:
+        started = time.monotonic()
+        image = _run(["nice", "-n", "10", str(VM_DIR / "image.sh")], timeout=1800)
+        _check(image, "lab/vm/image.sh")
+        _timed("image " + ("cache hit" if "cached" in image.stderr else "built"), started)
+        started = time.monotonic()
+        _check(_vm_sh("boot", NAME, IP), f"vm.sh boot {NAME} {IP}")
+        _wait_for_ssh(vm)
+        _timed("boot to SSH", started)
+        vm.ssh("cloud-init status --wait", timeout=CLOUD_INIT_DEADLINE_S)  # its verdict: test_cloud_init_done
+        _timed("boot to cloud-init done", started)
+        yield vm
+        print(f"vm-lab: QEMU peak memory (VmHWM) {_qemu_peak_memory_mib(vm.run_dir):.0f} MiB")
+    finally:
+        _check(_vm_sh("down"), "vm.sh down")
+
+
+def test_login_with_the_lab_key_and_sudo_without_password(vm: Vm):
+    assert vm.out("id -un") == seed.SSH_USER
+    sudo = vm.ssh("sudo -n id -u")
+    assert sudo.returncode == 0 and sudo.stdout.strip() == "0", sudo.stderr
+    assert sudo.stderr == "", f"sudo complains (e.g. unable to resolve host): {sudo.stderr}"
+
+
+def test_ssh_host_key_is_the_derived_one_and_the_only_one(vm: Vm, tmp_path: Path):
+    derived = seed.vm_host_key(NAME).public
+    assert vm.ssh("true").returncode == 0  # strict checking against a known_hosts of the derived key only
+    other = tmp_path / "known_hosts"
+    other.write_text(f"{IP} {seed.vm_host_key('some-other-node').public}\n")
+    refused = vm.ssh("true", known_hosts=other)
+    assert refused.returncode != 0 and "HOST IDENTIFICATION HAS CHANGED" in refused.stderr, refused.stderr
+    scan = _run(["ip", "netns", "exec", NETNS, "ssh-keyscan", "-T", "10", IP], timeout=60)
+    keys = [" ".join(line.split()[1:3]) for line in scan.stdout.splitlines() if line and not line.startswith("#")]
+    assert keys == [derived], scan.stdout + scan.stderr
+    files = vm.out("ls /etc/ssh/").split()
+    assert sorted(f for f in files if f.startswith("ssh_host_")) == ["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]
+    assert vm.out("sudo -n cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2] == derived.split()
+
+
+def test_hostname_address_and_default_route(vm: Vm):
+    assert vm.out("hostname") == NAME
+    nic = vm.out(f"ip -o link | awk '/link\\/ether {_mac()} / {{print $2}}'").rstrip(":")
+    assert nic, f"no NIC with the MAC the lab gave {NAME} ({_mac()})"
+    assert f"inet {IP}/24 " in vm.out(f"ip -4 -o addr show dev {nic}")
+    assert vm.out("ip -4 route show default").startswith(f"default via {seed.VM_LAB_GATEWAY} dev {nic} ")
+
+
+def _mac() -> str:
+    """The MAC lab/vm/vm.sh gives the VM at IP."""
+    return f"52:54:00:77:02:{int(IP.rsplit('.', 1)[1]):02x}"
+
+
+def _qga(sock_path: Path, command: dict, timeout: float = 10) -> dict:
+    """One guest agent command on its unix socket; guest-sync first so that no stale reply is taken for ours."""
+    token = int(time.time() * 1000) % 2**31
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(sock_path))
+        stream = sock.makefile("rwb")
+        stream.write(json.dumps({"execute": "guest-sync", "arguments": {"id": token}}).encode() + b"\n")
+        stream.flush()
+        while json.loads(stream.readline() or b"{}").get("return") != token:
+            pass
+        stream.write(json.dumps(command).encode() + b"\n")
+        stream.flush()
+        return json.loads(stream.readline())
+
+
+def test_guest_agent_answers(vm: Vm):
+    deadline, reply = time.monotonic() + 60, {}
+    while time.monotonic() < deadline:
+        try:
+            reply = _qga(vm.run_dir / "qga.sock", {"execute": "guest-ping"})
+            break
+        except (OSError, ValueError) as error:  # the agent may still be starting: retry until the deadline
+            reply = {"error": repr(error)}
+            time.sleep(2)
+    assert reply == {"return": {}}
+    assert _qga(vm.run_dir / "qga.sock", {"execute": "guest-get-host-name"}) == {"return": {"host-name": NAME}}
+
+
+def test_second_disk_is_vdb_empty_with_its_size(vm: Vm):
+    assert vm.out("lsblk -bdno SIZE,TYPE /dev/vdb").split() == [str(DATA_DISK_GIB * 1024**3), "disk"]
+    assert vm.out("lsblk -no NAME /dev/vdb").split() == ["vdb"]  # no partitions
+    assert vm.out("sudo -n wipefs /dev/vdb") == ""  # no signatures: an empty disk, as Ceph wants it
+
+
+def test_cloud_init_done_without_errors_with_the_programs_user_data(vm: Vm):
+    result = vm.ssh("cloud-init status --format json")  # exits non-zero on errors: the JSON says which
+    status = json.loads(result.stdout or "{}")
+    assert status.get("status") == "done" and not status.get("errors"), json.dumps(status, indent=1)
+    assert not status.get("recoverable_errors"), json.dumps(status, indent=1)
+    public_keys = (STATE / "id_ed25519.pub").read_text().split("\n")[:1]
+    key = seed.vm_host_key(NAME)
+    rendered = node_user_data(
+        hostname=NAME,
+        fqdn=None,
+        user=seed.SSH_USER,
+        public_keys=public_keys,
+        host_key_private=key.private_openssh,
+        host_key_public=key.public,
+    )
+    assert vm.out("sudo -n cat /var/lib/cloud/instance/user-data.txt") == rendered.strip()
+
+
+def test_docker_answers_and_the_runcmd_enabled_the_services(vm: Vm):
+    assert vm.out("sudo -n docker info --format '{{.ServerVersion}}'")
+    # The runcmd's `systemctl enable --now qemu-guest-agent docker`: Debian's agent unit is static (udev starts it
+    # when its virtio port appears), so only Docker can be enabled; both must run.
+    assert vm.out("systemctl is-enabled docker") == "enabled"
+    assert vm.out("systemctl is-active docker qemu-guest-agent").split() == ["active", "active"]
+
+
+def test_the_programs_readiness_step_passes(vm: Vm):
+    """wait-ready.sh, as the program runs it on every node before any other step (components/nodes.py)."""
+    result = vm.ssh(script_command("wait-ready.sh", 120, sudo=True), timeout=180)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ready"), result.stdout + result.stderr
