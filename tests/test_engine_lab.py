@@ -189,7 +189,14 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     assert other != "swarm-master" and redis(ips[other], KV, "get", "stamp") == stamp
     assert list(project.up("--expect-no-changes")) == ["same"]
 
-    # And back to three: the third joins again and serves.
+    # Rotating the worker join token (README, Day 2): rotate on the manager, then replace the token step so that it
+    # reads the new one; the joined nodes' join steps get the new token and find themselves joined.
+    docker(master, "swarm", "join-token", "--rotate", "-q", "worker")
+    (urn,) = [r["urn"] for r in project.resources() if r["urn"].endswith("::swarm-worker-token")]
+    ran = project.up("--replace", urn)
+    assert ran["replace"] == ["swarm-worker-token"] and "create" not in ran and "delete" not in ran, ran
+    assert sorted(ran["update"]) == sorted(f"swarm-{name}-join" for name, _, role in two if role == "worker")
+    # And back to three: the third joins again (with the rotated token) and serves.
     project.edit_config("lab", {"swarm-ceph:nodes": lab_stack_config()["config"]["swarm-ceph:nodes"]})
     ran = project.up()
     assert f"swarm-{leaving}-join" in ran["create"] and "delete" not in ran
