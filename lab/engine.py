@@ -87,7 +87,11 @@ class Project:
         """``pulumi ARGS`` that must succeed."""
         done = self.pulumi(*args, stdin=stdin)
         if done.returncode != 0:
-            raise Failed(f"pulumi {' '.join(args)}: rc {done.returncode}\n{done.stdout[-6000:]}\n{done.stderr[-4000:]}")
+            errors = "\n".join(diagnostics(done.stdout, "error"))
+            raise Failed(
+                f"pulumi {' '.join(args)}: rc {done.returncode}\nerrors:\n{errors[-6000:]}\n"
+                f"output:\n{done.stdout[-6000:]}\n{done.stderr[-4000:]}"
+            )
         return done
 
     def stack(self, name: str, config: dict[str, Any], secrets: dict[str, str]) -> None:
@@ -144,3 +148,15 @@ def operations(events: str) -> dict[str, list[str]]:
             meta = outputs["metadata"]
             done[meta["op"]].append(meta["urn"].rsplit("::", 1)[-1])
     return {op: sorted(names) for op, names in done.items()}
+
+
+def diagnostics(events: str, severity: str) -> list[str]:
+    """From `pulumi ... --json` output: the engine's diagnostic messages of ``severity`` (e.g. a step's error with
+    the script's stderr), each prefixed with the resource it is about."""
+    found = []
+    for line in events.splitlines():
+        event = json.loads(line) if line.startswith("{") else {}
+        diag = event.get("diagnosticEvent")
+        if diag and diag.get("severity") == severity:
+            found.append(f"{diag.get('urn', '').rsplit('::', 1)[-1] or '(stack)'}: {diag['message'].strip()}")
+    return found

@@ -3,6 +3,7 @@ them (the same command line over SSH, secrets on stdin). Used by tests/test_lab.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -165,6 +166,18 @@ def redis(ip: str, service: str, *args: str) -> str:
 
 def ceph_health(ip: str) -> str:
     return sh(ip, "ceph --connect-timeout 10 health")
+
+
+def ceph_osds_up(ip: str) -> int:
+    return json.loads(sh(ip, "ceph --connect-timeout 10 osd stat -f json"))["num_up_osds"]
+
+
+def ceph_settled(ip: str, osds_up: int) -> bool:
+    """Ceph has noticed a change of hosts: ``osds_up`` OSDs up and every placement group active (peered), so that
+    reads no longer wait for a stopped OSD (which Ceph marks down only after its heartbeat grace, about 20 s)."""
+    pgs = json.loads(sh(ip, "ceph --connect-timeout 10 pg stat -f json"))
+    states = [s["name"] for s in pgs["pg_summary"]["num_pg_by_state"]]
+    return ceph_osds_up(ip) == osds_up and all(state.startswith("active") for state in states)
 
 
 def stateful_failover(manager_ip: str, ips: dict[str, str], service: str, on_survivors=None) -> dict[str, float]:
