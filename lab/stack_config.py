@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -105,6 +106,35 @@ def lab_stack_config(nodes: list[tuple[str, str, str]] | None = None, size: int 
             ],
         }
     }
+
+
+@dataclass(frozen=True)
+class LabMount:
+    """The lab stack's CephFS mount as every node must have it (the program's own renderings, from the lab's
+    facts): where, the MONs, the key file, the client config and the fstab line."""
+
+    point: str
+    monitors: list[str]
+    key_file: str
+    conf_file: str
+    conf: str
+    fstab: str
+
+
+def lab_mount(size: int | None = None) -> LabMount:
+    from components.cephfs import CONF_FILE, ceph_conf, fstab_line, secret_file  # (imports pulumi: not for lab.sh)
+    from components.config import StorageConfig
+
+    storage = lab_stack_config(size=size)["config"]["swarm-ceph:storage"]
+    point, monitors, key_file = StorageConfig().mount_point, storage["monitors"], secret_file(LAB_CEPH_CLIENT)
+    return LabMount(
+        point=point,
+        monitors=monitors,
+        key_file=key_file,
+        conf_file=CONF_FILE,
+        conf=ceph_conf(monitors, LAB_CEPH_CLIENT, LAB_CEPH_FS, key_file),
+        fstab=fstab_line(storage["client"], monitors, point, LAB_CEPH_FS, LAB_CEPH_CLIENT, key_file, CONF_FILE),
+    )
 
 
 def lab_secrets() -> dict[str, str]:

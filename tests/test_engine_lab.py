@@ -13,11 +13,10 @@ import time
 
 import pytest
 
-from components.cephfs import CONF_FILE, ceph_conf, fstab_line, secret_file
 from components.config import StackConfig
 from lab.engine import Project
 from lab.program import run_program, with_secrets
-from lab.stack_config import LAB_CEPH_CLIENT, LAB_CEPH_FS, LAB_NODES, lab_secrets, lab_stack_config
+from lab.stack_config import LAB_NODES, lab_mount, lab_secrets, lab_stack_config
 from lab.steps import (
     ceph_health,
     cephfs_admin,
@@ -57,20 +56,18 @@ def steps_of(nodes, *kinds: str) -> list[str]:
     return sorted(f"stack-{name}-{kind}" for name, _, _ in nodes for kind in kinds)
 
 
-MOUNT = "/mnt/cephfs"
-MONITORS = [ip for _, ip, _ in LAB_NODES[:3]]
-KEY_FILE = secret_file(LAB_CEPH_CLIENT)
-FSTAB_LINE = fstab_line("fuse", MONITORS, MOUNT, LAB_CEPH_FS, LAB_CEPH_CLIENT, KEY_FILE, CONF_FILE)
+LAB_MOUNT = lab_mount()
+MOUNT, KEY_FILE, CONF_FILE = LAB_MOUNT.point, LAB_MOUNT.key_file, LAB_MOUNT.conf_file
 KV = "kv_kv"  # the kv stack's service
 
 
 def mounted_as_specified(ip: str, key: str) -> None:
     """The program's CephFS mount on a node: its fstab line (the only one for the mount point), the key in a 0600
     file and nowhere in a process's command line, the client config, ceph-fuse mounted."""
-    assert sh(ip, f"awk '$2 == \"{MOUNT}\"' /etc/fstab") == FSTAB_LINE
+    assert sh(ip, f"awk '$2 == \"{MOUNT}\"' /etc/fstab") == LAB_MOUNT.fstab
     assert sh(ip, f"stat -c '%a %U' {KEY_FILE}") == "600 root"
     assert sh(ip, f"cat {KEY_FILE}") == key
-    assert sh(ip, f"cat {CONF_FILE}") == ceph_conf(MONITORS, LAB_CEPH_CLIENT, LAB_CEPH_FS, KEY_FILE).strip()
+    assert sh(ip, f"cat {CONF_FILE}") == LAB_MOUNT.conf.strip()
     assert sh(ip, f"findmnt -n -o FSTYPE {MOUNT}") == "fuse.ceph-fuse"
     assert key not in sh(ip, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '")
 

@@ -12,27 +12,18 @@ import subprocess
 
 import pytest
 
-from components.cephfs import CONF_FILE, ceph_conf, fstab_line, secret_file
 from components.config import StackConfig
 from components.docker_stack import deploy_environment, html_dir, page_sha256
-from lab.stack_config import LAB_CEPH_CLIENT, LAB_CEPH_FS, LAB_NGINX_IMAGE, LAB_NODES, lab_host_key, lab_secrets
+from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES, lab_host_key, lab_mount, lab_secrets
 from lab.steps import PROJECT, cephfs_ls, eventually, node_state, remote, request_loop, running_on, step
 from lab.steps import docker as lab_docker
 from lab.steps import fetch as lab_fetch
 
 pytestmark = pytest.mark.lab
 
-SHARED = "/mnt/cephfs"
-MONITORS = [ip for _, ip, _ in LAB_NODES]
-KEY_FILE = secret_file(LAB_CEPH_CLIENT)
-MOUNT = [
-    SHARED,
-    "fuse",
-    KEY_FILE,
-    CONF_FILE,
-    ceph_conf(MONITORS, LAB_CEPH_CLIENT, LAB_CEPH_FS, KEY_FILE),
-    fstab_line("fuse", MONITORS, SHARED, LAB_CEPH_FS, LAB_CEPH_CLIENT, KEY_FILE, CONF_FILE),
-]
+LAB_MOUNT = lab_mount()
+SHARED, KEY_FILE, CONF_FILE = LAB_MOUNT.point, LAB_MOUNT.key_file, LAB_MOUNT.conf_file
+MOUNT = [SHARED, "fuse", KEY_FILE, CONF_FILE, LAB_MOUNT.conf, LAB_MOUNT.fstab]  # cephfs-mount.sh's arguments
 STACK = StackConfig(image=LAB_NGINX_IMAGE, resolve_image="never", deploy_timeout_s=120)
 MASTER, WORKER1, WORKER2 = LAB_NODES
 COMPOSE = (PROJECT / STACK.compose_file).read_text()
