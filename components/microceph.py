@@ -99,6 +99,14 @@ class MicroCephCluster(pulumi.ComponentResource):
             depends_on=[self.health],
         )
         self.client_key = pulumi.Output.secret(self.filesystem.stdout.apply(lambda out: out.strip()))
+        for lost in (m.handle.name for m in args.nodes if m.handle.lost):
+            # Removing a member's OSD automatically could lose data if another copy is also gone: said, not done.
+            pulumi.log.warn(
+                f"{lost} is marked lost: its OSD and its MON (if it ran one) stay in MicroCeph. On a surviving "
+                f"node, find its OSD number N with `microceph disk list`, then run `microceph.ceph osd out N`, "
+                f"`microceph.ceph osd purge N --yes-i-really-mean-it` and `microceph cluster remove {lost} --force`",
+                resource=self,
+            )
         # MicroCeph places MONs on the first three members.
         self.monitors = [m.handle.ip for m in args.nodes[:3]]
         self.register_outputs({"monitors": self.monitors})

@@ -632,3 +632,19 @@ def test_a_lost_first_manager_hands_every_manager_side_step_to_the_next_manager(
     (init,) = later.commands("swarm-init.sh")
     assert init.inputs["create"].endswith(f"swarm-init.sh {manager2}") and init.aliases == ["swarm-init"]
     assert not [r for r in later.of_type(REMOTE) if r.inputs["connection"]["host"] == master]
+
+
+def test_a_lost_microceph_member_is_left_in_ceph_with_the_commands_printed(caplog):
+    """MicroCeph: removing a lost member's OSD is not automated (data safety); `pulumi up` prints the commands."""
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:nodes"][2]["state"] = "lost"
+    with caplog.at_level("WARNING"):
+        run = run_program(*with_secrets(cfg))
+    (warning,) = [r.getMessage() for r in caplog.records if "marked lost" in r.getMessage()]
+    assert warning.startswith("swarm-worker2 is marked lost: its OSD and its MON")
+    assert "`microceph cluster remove swarm-worker2 --force`" in warning and "osd purge N" in warning
+    assert sorted(d.name for d in run.commands("microceph-disk.sh")) == [
+        "microceph-swarm-master-disk",
+        "microceph-swarm-worker1-disk",
+        "microceph-swarm-worker2-disk",  # its record, kept as it is (never run again)
+    ]
