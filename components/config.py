@@ -437,6 +437,14 @@ def check_settings(s: StackSettings) -> list[str]:
             "Fix: leave availability at active (the default) on at least one node"
         )
 
+    for i, n in enumerate(s.nodes):  # (a published port the platform uses is refused once, in _check_stack)
+        if n.ssh_port == s.stack.published_port and not platform_port_use(n.ssh_port):
+            p.append(
+                f"{ns}:nodes[{i}].sshPort {n.ssh_port} is also stack.publishedPort: the page's port on every node "
+                "would be the one this node's sshd listens on. Fix: publish the page on another port, or give the "
+                "node's sshd another port"
+            )
+
     managers = len(s.managers)
     lost = [i for i, n in enumerate(s.nodes) if n.state == "lost"]
     lost_managers = [i for i in lost if s.nodes[i].role == "manager"]

@@ -517,6 +517,13 @@ def test_extra_stack_fields_checked(field, value):
     assert message.startswith(f"{NS}stacks[0]."), message
 
 
+def test_a_node_ssh_port_that_is_the_published_port_is_refused():
+    nodes = nodes_with(n1={"sshPort": 8080})
+    message = one_problem(dev(nodes=nodes))
+    assert message.startswith("swarm-ceph:nodes[1].sshPort 8080 is also stack.publishedPort") and "Fix:" in message
+    parse_settings(raw_of(dev(nodes=nodes, stack={"publishedPort": 8081}), GOOD_SECRETS))
+
+
 def test_a_lost_worker_is_accepted():
     s = parse_settings(raw_of(dev(nodes=nodes_with(n2={"state": "lost"})), GOOD_SECRETS))
     assert [n.state for n in s.nodes] == ["present", "present", "lost"]
