@@ -397,6 +397,7 @@ def test_swarm_node_remove_drains_a_ready_node_first_and_never_waits_for_a_down_
     (down / "state").write_text("down\n")
     (down / "role").write_text("manager\n")
     (down / "tasks").write_text("web\n")
+    (docker / "out-of-sequence").write_text("2\n")  # two writes race with another change of the node: tried again
     for _ in range(2):
         for host in ("swarm-worker1", "swarm-manager3"):
             assert ok("swarm-node.sh", "remove", host, 10, state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker)) == (
@@ -409,6 +410,7 @@ def test_swarm_node_remove_drains_a_ready_node_first_and_never_waits_for_a_down_
         "node rm --force swarm-manager3",
     ]
     assert not ready.exists() and not down.exists()
+    assert (docker / "out-of-sequence").read_text().strip() == "0"
 
 
 def test_swarm_node_apply_refuses_an_unknown_role_or_availability(tmp_path):

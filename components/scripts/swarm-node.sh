@@ -14,10 +14,27 @@ action=${1:?usage: swarm-node.sh apply|remove HOSTNAME ...}
 host=${2:?usage: swarm-node.sh apply|remove HOSTNAME ...}
 shift 2
 
+LOCK_FILE=/run/lock/swarm-ceph-swarm-node.lock
 node_field() { docker node inspect --format "$2" "$1" 2>/dev/null; }
+# node_cmd ARGS...: `docker node ARGS`, again (5 tries) while Swarm answers "update out of sequence": the node object
+# changed between the CLI's read and its write, e.g. by another node's demotion running at the same time.
+node_cmd() {
+  local err attempt
+  for attempt in 1 2 3 4 5; do
+    if err=$(docker node "$@" 2>&1 >/dev/null); then
+      return 0
+    fi
+    [[ $err == *"update out of sequence"* ]] || break
+    log "docker node $1: update out of sequence (try $attempt); again"
+    sleep 1
+  done
+  printf '%s\n' "$err" >&2
+  return 1
+}
 # shellcheck disable=SC2016 # a Go template, not shell
 labels_template='{{range $k, $v := .Spec.Labels}}{{$k}}{{"\n"}}{{end}}'
 is_ready() { [[ $(node_field "$host" '{{.Status.State}}') == ready ]]; }
+demoted() { [[ -z $(node_field "$host" '{{if .ManagerStatus}}member{{end}}') ]]; }
 drained() {
   local states
   states=$(docker node ps "$host" --format '{{.CurrentState}}') || return 1
@@ -54,7 +71,7 @@ case $action in
       $wanted || changes+=(--label-rm "$key")
     done < <(node_field "$host" "$labels_template")
     if ((${#changes[@]})); then
-      docker node update "${changes[@]}" "$host" >/dev/null
+      node_cmd update "${changes[@]}" "$host"
     fi
     echo "ready"
     ;;
@@ -67,14 +84,20 @@ case $action in
     fi
     if is_ready; then
       if [[ $(node_field "$host" '{{.Spec.Availability}}') != drain ]]; then
-        docker node update --availability drain "$host" >/dev/null
+        node_cmd update --availability drain "$host"
       fi
       retry "$timeout_s" 2 drained || log "warning: tasks still run on $host after ${timeout_s}s; removing it anyway"
     fi
     if [[ $(node_field "$host" '{{.Spec.Role}}') == manager ]]; then
-      docker node demote "$host" >/dev/null
+      # One Raft membership change at a time (destroy removes every node at once, all on this manager), and the
+      # node removed only once it has left Raft: `node rm` refuses a node that is still a Raft member.
+      mkdir -p "${LOCK_FILE%/*}"
+      exec 9>"$LOCK_FILE"
+      flock 9
+      node_cmd demote "$host"
+      retry 60 1 demoted || die "$host is still a Raft member 60s after its demotion; run this again"
     fi
-    docker node rm --force "$host" >/dev/null
+    node_cmd rm --force "$host"
     echo "removed"
     ;;
   *) die "unknown action '$action' (apply|remove)" ;;
