@@ -152,11 +152,13 @@ def operations(events: str) -> dict[str, list[str]]:
 
 def diagnostics(events: str, severity: str) -> list[str]:
     """From `pulumi ... --json` output: the engine's diagnostic messages of ``severity`` (e.g. a step's error with
-    the script's stderr), each prefixed with the resource it is about."""
+    the script's stderr), each prefixed with the resource it is about and cut to its last lines."""
     found = []
     for line in events.splitlines():
         event = json.loads(line) if line.startswith("{") else {}
         diag = event.get("diagnosticEvent")
         if diag and diag.get("severity") == severity:
-            found.append(f"{diag.get('urn', '').rsplit('::', 1)[-1] or '(stack)'}: {diag['message'].strip()}")
+            # a step's message starts with the whole command (the script's text): its end is what went wrong
+            message = "\n".join(diag["message"].strip().splitlines()[-12:])
+            found.append(f"{diag.get('urn', '').rsplit('::', 1)[-1] or '(stack)'}: {message}")
     return found
