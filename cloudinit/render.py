@@ -10,7 +10,7 @@ included).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -20,6 +20,9 @@ DOCKER_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
 
 BASE_PACKAGES = ["qemu-guest-agent", "ca-certificates", "curl"]
 DOCKER_PACKAGES = ["docker-ce", "docker-ce-cli", "containerd.io", "docker-compose-plugin"]
+# Debian's own Docker engine (no Docker apt source, no compose plugin): for a template without Docker's repository.
+DEBIAN_DOCKER_PACKAGES = ["docker.io"]
+Docker = Literal["docker-ce", "debian"]
 # The Debian package that brings each CephFS client's mount helper (mount.ceph, ceph-fuse).
 CEPH_CLIENT_PACKAGES = {"kernel": "ceph-common", "fuse": "ceph-fuse"}
 MICROCEPH_RUNCMD = [
@@ -29,12 +32,37 @@ MICROCEPH_RUNCMD = [
 ]
 
 
-def template_packages(storage: str = "microceph", ceph_client: str = "kernel") -> list[str]:
-    """The template's packages for a storage type (microceph, cephfs, existing) and CephFS client (kernel, fuse)."""
+def template_packages(
+    storage: str = "microceph", ceph_client: str = "kernel", docker: Docker = "docker-ce"
+) -> list[str]:
+    """The template's packages for a storage type (microceph, cephfs, existing), CephFS client (kernel, fuse) and
+    Docker (docker-ce: Docker's packages from Docker's repository; debian: Debian's docker.io)."""
     storage_packages = ["snapd"] if storage == "microceph" else []
     if storage in ("microceph", "cephfs"):
         storage_packages.append(CEPH_CLIENT_PACKAGES[ceph_client])
-    return [*BASE_PACKAGES, *storage_packages, *DOCKER_PACKAGES]
+    return [*BASE_PACKAGES, *storage_packages, *_docker_packages(docker)]
+
+
+def _docker_packages(docker: Docker) -> list[str]:
+    if docker == "docker-ce":
+        return DOCKER_PACKAGES
+    if docker == "debian":
+        return DEBIAN_DOCKER_PACKAGES
+    raise ValueError(f"docker must be 'docker-ce' or 'debian', not {docker!r}")
+
+
+def _apt(docker: Docker, apt_sources_list: str | None) -> dict[str, Any]:
+    """cloud-init's apt config: Docker's repository for docker-ce; with ``apt_sources_list``, apt's sources are
+    exactly those lines (the image's sources.list is replaced, not kept)."""
+    apt: dict[str, Any] = {}
+    if apt_sources_list is not None:
+        if not apt_sources_list.strip():
+            raise ValueError("apt_sources_list must hold at least one sources.list line")
+        apt["preserve_sources_list"] = False
+        apt["sources_list"] = apt_sources_list if apt_sources_list.endswith("\n") else apt_sources_list + "\n"
+    if docker == "docker-ce":
+        apt["sources"] = {"docker.list": {"source": DOCKER_APT_SOURCE, "keyid": DOCKER_KEY_FINGERPRINT}}
+    return apt
 
 
 def _user(name: str, public_keys: Sequence[str]) -> dict[str, Any]:
@@ -82,28 +110,34 @@ def template_user_data(
     host_key_public: str | None = None,
     storage: str = "microceph",
     ceph_client: str = "kernel",
+    docker: Docker = "docker-ce",
+    apt_sources_list: str | None = None,
 ) -> str:
     """user-data for the template's one boot: install everything, enable the agent and Docker (and, for
-    ``storage`` microceph, install and hold the MicroCeph snap)."""
+    ``storage`` microceph, install and hold the MicroCeph snap).
+
+    The program passes neither ``docker`` nor ``apt_sources_list`` (the defaults give its user-data unchanged); the
+    VM lab (lab/vm) passes ``docker="debian"`` (Debian's docker.io: no Docker apt source, no compose plugin) and
+    ``apt_sources_list`` (sources.list lines, e.g. ``deb [trusted=yes] http://10.77.2.1:8077 bookworm main``: apt
+    then uses those and nothing else, through cloud-init's ``apt: {preserve_sources_list: false, sources_list}``;
+    the lines are the caller's, trust options included)."""
     doc: dict[str, Any] = {
         "hostname": hostname,
         "manage_etc_hosts": True,
         "users": ["default", _user(user, public_keys)],
         "disable_root": True,
         "ssh_pwauth": False,
-        "apt": {
-            "sources": {
-                "docker.list": {"source": DOCKER_APT_SOURCE, "keyid": DOCKER_KEY_FINGERPRINT},
-            }
-        },
+        "apt": _apt(docker, apt_sources_list),
         "package_update": True,
         "package_upgrade": True,
-        "packages": template_packages(storage, ceph_client),
+        "packages": template_packages(storage, ceph_client, docker),
         "runcmd": [
             ["systemctl", "enable", "--now", "qemu-guest-agent", "docker"],
             *(MICROCEPH_RUNCMD if storage == "microceph" else []),
         ],
     }
+    if not doc["apt"]:
+        del doc["apt"]  # docker.io from the image's own sources: no apt config at all
     _host_key(doc, host_key_private, host_key_public)
     return _dump(doc)
 

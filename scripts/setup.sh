@@ -2,7 +2,7 @@
 # scripts/setup.sh: set up this machine for swarm-ceph (idempotent; a second run does no work).
 #   - Debian packages the tests use: shellcheck, cloud-init (for `cloud-init schema`), curl, openssh-client; for
 #     the VM lab (lab/vm, tests/test_vm.py): qemu-system-x86, qemu-utils, cloud-image-utils, mmdebstrap, extlinux,
-#     syslinux-common, fdisk, iproute2
+#     syslinux-common, fdisk, iproute2, dpkg-dev (dpkg-scanpackages: the lab's local apt repository)
 #   - uv, and the locked Python environment in .venv (uv sync --frozen)
 #   - a running Docker engine for the lab (lab/ensure-docker.sh installs docker.io if needed and starts dockerd)
 #   - the Pulumi engine (scripts/engine.sh: a `pulumi` on PATH, else ../shared/engine unpacked into the cache)
@@ -15,7 +15,7 @@ as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo -n "$@"; fi; }
 
 missing=()
 for pkg in shellcheck cloud-init curl openssh-client \
-  qemu-system-x86 qemu-utils cloud-image-utils mmdebstrap extlinux syslinux-common fdisk iproute2; do
+  qemu-system-x86 qemu-utils cloud-image-utils mmdebstrap extlinux syslinux-common fdisk iproute2 dpkg-dev; do
   [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true) == "install ok installed" ]] || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -3,6 +3,7 @@ shellcheck; run for real where they need no Docker/Ceph), fstab line, firewall r
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,6 +32,9 @@ NODE_WITH_HOST_KEY = node_user_data(
 )
 
 
+LAB_SOURCES = "deb [trusted=yes] http://10.77.2.1:8077 bookworm main"  # what the VM lab passes (lab/vm/seed.py)
+
+
 def require(tool: str) -> str:
     path = shutil.which(tool)
     assert path, f"{tool} is required for these tests (.ci/run installs it: apt-get install {tool})"
@@ -53,8 +57,31 @@ def require(tool: str) -> str:
         ),
         template_user_data(hostname="t", user="debian", public_keys=KEYS, storage="cephfs", ceph_client="fuse"),
         template_user_data(hostname="t", user="debian", public_keys=KEYS, storage="existing"),
+        template_user_data(
+            hostname="t",
+            user="debian",
+            public_keys=KEYS,
+            host_key_private=HOST_KEY.private_openssh,
+            host_key_public=HOST_KEY.public,
+            storage="cephfs",
+            docker="debian",
+            apt_sources_list=LAB_SOURCES,
+        ),
+        template_user_data(hostname="t", user="debian", public_keys=KEYS, docker="debian"),
+        template_user_data(hostname="t", user="debian", public_keys=KEYS, apt_sources_list=LAB_SOURCES),
     ],
-    ids=["template", "node", "node-fqdn", "node-host-key", "template-host-key", "template-cephfs", "template-existing"],
+    ids=[
+        "template",
+        "node",
+        "node-fqdn",
+        "node-host-key",
+        "template-host-key",
+        "template-cephfs",
+        "template-existing",
+        "template-vm-lab",
+        "template-debian-docker",
+        "template-apt-sources",
+    ],
 )
 def test_cloud_config_passes_cloud_init_schema(document, tmp_path):
     require("cloud-init")
@@ -101,6 +128,68 @@ def test_template_installs_microceph_only_for_microceph(storage, client, ceph_pa
     assert packages & {"snapd", "ceph-common", "ceph-fuse"} == ceph_packages
     assert {"docker-ce", "qemu-guest-agent"} <= packages
     assert bool([c for c in doc["runcmd"] if c[0] == "snap"]) is (storage == "microceph")
+
+
+# sha256 of template_user_data's output before it had the docker and apt_sources_list parameters (phase 1 of the VM
+# lab): the program passes neither, so its template user-data must stay byte for byte what it was.
+TEMPLATE_GOLDEN = {
+    "microceph": "e68063ef16fa64e08df96d3e4e1bf6e984e1a2b3cc48b8f93fad2ca96ee28067",
+    "host-key": "e5ef293fd03e1211118c099db57cef1a9675055b5d69cbf6a17cf59a38293fab",
+    "cephfs-kernel": "4c608dc35127338da5146b9aef958c40899c2d051e0451c3a8e2016ccb5c390c",
+    "cephfs-fuse": "0623b666e1a9a7fb4f082a4e3e0bdfc9a739d540bc5757cbb77c48ff289874fa",
+    "existing": "919e80dd424d7528da800db63cd724c1b8702063e2f6a0758022979cf8831e25",
+}
+TEMPLATE_GOLDEN_ARGS: dict[str, dict] = {
+    "microceph": dict(hostname="debian12-swarm-template", user="debian", public_keys=KEYS),
+    "host-key": dict(
+        hostname="debian12-swarm-template",
+        user="debian",
+        public_keys=KEYS,
+        host_key_private=HOST_KEY.private_openssh,
+        host_key_public=HOST_KEY.public,
+    ),
+    "cephfs-kernel": dict(hostname="t", user="debian", public_keys=KEYS, storage="cephfs", ceph_client="kernel"),
+    "cephfs-fuse": dict(hostname="t", user="debian", public_keys=KEYS, storage="cephfs", ceph_client="fuse"),
+    "existing": dict(hostname="t", user="ops", public_keys=KEYS * 2, storage="existing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TEMPLATE_GOLDEN))
+def test_template_user_data_with_default_arguments_is_byte_identical_to_before(case):
+    args = TEMPLATE_GOLDEN_ARGS[case]
+    rendered = template_user_data(**args)
+    assert hashlib.sha256(rendered.encode()).hexdigest() == TEMPLATE_GOLDEN[case], rendered
+    assert template_user_data(**args, docker="docker-ce", apt_sources_list=None) == rendered
+
+
+def test_template_user_data_for_the_vm_lab_uses_debian_docker_and_only_the_given_sources():
+    doc = yaml.safe_load(
+        template_user_data(
+            hostname="t",
+            user="debian",
+            public_keys=KEYS,
+            storage="cephfs",
+            docker="debian",
+            apt_sources_list=LAB_SOURCES,
+        )
+    )
+    assert doc["apt"] == {"preserve_sources_list": False, "sources_list": LAB_SOURCES + "\n"}  # no docker.list
+    assert doc["packages"] == ["qemu-guest-agent", "ca-certificates", "curl", "ceph-common", "docker.io"]
+    assert doc["package_update"] is True and doc["package_upgrade"] is True
+    assert ["systemctl", "enable", "--now", "qemu-guest-agent", "docker"] in doc["runcmd"]
+    debian_only = yaml.safe_load(template_user_data(hostname="t", user="debian", public_keys=KEYS, docker="debian"))
+    assert "apt" not in debian_only and "docker-ce" not in debian_only["packages"]
+    mirror_only = yaml.safe_load(
+        template_user_data(hostname="t", user="debian", public_keys=KEYS, apt_sources_list=LAB_SOURCES + "\n")
+    )
+    assert mirror_only["apt"]["sources_list"] == LAB_SOURCES + "\n" and "docker.list" in mirror_only["apt"]["sources"]
+    assert "docker-compose-plugin" in mirror_only["packages"]
+
+
+@pytest.mark.parametrize("bad", [dict(docker="podman"), dict(apt_sources_list=" \n")])
+def test_template_user_data_refuses_bad_lab_arguments(bad):
+    with pytest.raises(ValueError):
+        template_user_data(hostname="t", user="debian", public_keys=KEYS, **bad)
 
 
 def test_node_user_data_sets_the_hostname():

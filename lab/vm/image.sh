@@ -1,39 +1,45 @@
 #!/usr/bin/env bash
-# lab/vm/image.sh: the VM lab's bootable Debian bookworm base image (qcow2), built from Debian packages once and
-# cached outside the repo. See lab/vm/README.md.
+# lab/vm/image.sh: the VM lab's bootable Debian bookworm base image (qcow2), the stand-in for Debian's genericcloud
+# image, and the local apt repository the template's first boot installs from; both built from Debian packages once
+# and cached outside the repo. See lab/vm/README.md.
 #
-#   lab/vm/image.sh          build the image unless cached; prints its path (stdout)
-#   lab/vm/image.sh path     print the path the image has (or will have) for this recipe; builds nothing
+#   lab/vm/image.sh             build image and repository unless cached; prints the image's path (stdout)
+#   lab/vm/image.sh path        print the path the image has (or will have) for this recipe; builds nothing
+#   lab/vm/image.sh repo-path   print the path the repository has (or will have); builds nothing
 #
-# The cache key is a hash of this script's own content and its package list, so a changed recipe builds a new image
-# (in a new directory) and an unchanged one is reused at once ("cached"). The build goes to a temporary file in the
-# cache and is renamed into place, so an interrupted build never leaves a half image behind. Needs root (loop
-# devices, mount, mmdebstrap into a mounted filesystem).
+# The cache key is a hash of this script's own content, its package list and the template's package list (from
+# cloudinit/render.py, through lab/vm/seed.py), so a changed recipe builds anew (in a new directory) and an unchanged
+# one is reused at once ("cached"). The build goes to a temporary directory in the cache and is renamed into place,
+# so an interrupted build never leaves a half image or repository behind. Needs root (loop devices, mount,
+# mmdebstrap into a mounted filesystem).
 #
-# What differs from production (the Proxmox template): production downloads Debian's genericcloud image and the
-# template's first boot (cloudinit/render.py template_user_data) installs, from the network:
-#   - docker-ce, docker-ce-cli, containerd.io, docker-compose-plugin from Docker's apt repository
-#     (download.docker.com, unreachable here): this image has Debian's docker.io (20.10) instead, no compose plugin;
-#   - qemu-guest-agent, ca-certificates, curl, and ceph-common (storage microceph/cephfs, kernel client): the same
-#     Debian packages, preinstalled here;
-#   - snapd and the MicroCeph snap (storage microceph; the Snap Store is unreachable here): not in this image;
-#   - package_update/package_upgrade: this image is as of the mirror at build time, no upgrade at boot.
-# Running the template's user-data for real (Docker's repository through a local mirror) is phase 2 of the VM lab.
-# The image itself also differs from genericcloud: built by mmdebstrap (minbase) with extlinux and BIOS boot instead
-# of the Debian cloud team's FAI build with GRUB; datasource_list is [NoCloud, None] (genericcloud probes many).
+# The image has what a cloud image has (cloud-init, openssh-server, sudo, the cloud kernel, ca-certificates) and
+# nothing the template's first boot installs: qemu-guest-agent, curl, ceph-common and docker.io come from the
+# repository, installed by cloud-init (cloudinit/render.py template_user_data with docker="debian").
+# The repository: one mmdebstrap run installs the image's packages, then (a customize hook) apt downloads the
+# template's packages with everything they need that the image lacks, Recommends included as on the VM (apt's
+# default there); every .deb then in apt's cache (those, and most of the image's own) goes to REPO/pool/main, indexed by
+# dpkg-scanpackages into REPO/dists/bookworm/main/binary-amd64/Packages with a Release file (unsigned: the VM's
+# sources.list line says [trusted=yes]). lab/vm/vm.sh serves it over HTTP on the lab's bridge.
+#
+# What differs from genericcloud: built by mmdebstrap (minbase) with extlinux and BIOS boot instead of the Debian
+# cloud team's FAI build with GRUB; datasource_list is [NoCloud, None] (genericcloud probes many); apt's sources
+# are a one-line /etc/apt/sources.list (genericcloud: deb822 debian.sources reading /etc/apt/mirrors/*.list, which
+# its cloud-init regenerates, generate_mirrorlists: true); fewer packages (no GRUB, no unattended-upgrades etc.).
 set -euo pipefail
 
 SUITE=bookworm
-# Debian packages of the image: a bootable cloud system and what the template's first boot would install.
+# Debian packages of the image: a bootable cloud system, as a cloud image has it (nothing the template installs).
 PACKAGES=(
     systemd-sysv udev kmod dbus ifupdown isc-dhcp-client iproute2 netbase procps
-    linux-image-cloud-amd64 cloud-init cloud-guest-utils openssh-server sudo e2fsprogs
-    qemu-guest-agent ca-certificates curl docker.io ceph-common
+    linux-image-cloud-amd64 cloud-init cloud-guest-utils openssh-server sudo e2fsprogs ca-certificates
 )
 DISK_SIZE=3G          # raw size of the base image; a VM's overlay may be larger (cloud-init's growpart grows it)
 ROOT_LABEL=root
 
 VM_CACHE=${SWARM_CEPH_CACHE:-$HOME/.cache/swarm-ceph}/vm
+VM_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$VM_SRC/../.." && pwd)
 
 log() { printf 'vm-image: %s\n' "$*" >&2; }
 die() { printf 'vm-image: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -49,13 +55,27 @@ host_debian_mirror() {
     printf '%s' "${uri:-http://deb.debian.org/debian}"
 }
 
-recipe_key() {
-    { cat "${BASH_SOURCE[0]}"; printf '%s\n' "${PACKAGES[@]}"; } | sha256sum | cut -c1-16
+uv_bin() {
+    if command -v uv >/dev/null 2>&1; then command -v uv; else printf '%s\n' "$HOME/.local/bin/uv"; fi
+}
+
+# The packages the lab's template installs: cloudinit/render.py's list for the lab's inputs.
+template_packages() {
+    local uv list
+    uv=$(uv_bin)
+    list=$(cd "$REPO_ROOT" && "$uv" run --frozen python "$VM_SRC/seed.py" template-packages) ||
+        die "could not get the template's packages (lab/vm/seed.py template-packages)"
+    [[ -n $list ]] || die "the template installs no packages?"
+    printf '%s\n' "$list"
+}
+
+recipe_key() { # recipe_key TEMPLATE_PACKAGES
+    { cat "${BASH_SOURCE[0]}"; printf '%s\n' "${PACKAGES[@]}" "$1"; } | sha256sum | cut -c1-16
 }
 
 require_tools() {
     local tool missing=()
-    for tool in mmdebstrap sfdisk losetup mkfs.ext4 extlinux qemu-img; do
+    for tool in mmdebstrap sfdisk losetup mkfs.ext4 extlinux qemu-img dpkg-scanpackages; do
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
     [[ -r /usr/lib/syslinux/mbr/mbr.bin ]] || missing+=("/usr/lib/syslinux/mbr/mbr.bin (syslinux-common)")
@@ -105,10 +125,29 @@ EOF
     extlinux --install "$root/boot/extlinux" 2>/dev/null
 }
 
-build() { # build OUT.qcow2
-    local out=$1 mirror raw include start=$SECONDS
+# make_repo DEBS_DIR REPO_DIR: an apt repository (bookworm, main, amd64) of the .debs in DEBS_DIR.
+make_repo() {
+    local debs=$1 repo=$2 index=dists/$SUITE/main/binary-amd64 file
+    mkdir -p "$repo/pool/main" "$repo/$index"
+    find "$debs" -maxdepth 1 -name '*.deb' -exec mv -t "$repo/pool/main" {} +
+    (cd "$repo" && dpkg-scanpackages --multiversion pool/main /dev/null >"$index/Packages" 2>/dev/null)
+    gzip -9 -k -n "$repo/$index/Packages"
+    {
+        printf 'Origin: swarm-ceph-vmlab\nLabel: swarm-ceph-vmlab\nSuite: %s\nCodename: %s\n' "$SUITE" "$SUITE"
+        printf 'Date: %s\nArchitectures: amd64\nComponents: main\n' "$(LC_ALL=C date -u -R)"
+        printf 'Description: the VM lab template packages (built by lab/vm/image.sh)\nSHA256:\n'
+        for file in main/binary-amd64/Packages main/binary-amd64/Packages.gz; do
+            printf ' %s %s %s\n' "$(sha256sum <"$repo/dists/$SUITE/$file" | cut -d' ' -f1)" \
+                "$(stat -c %s "$repo/dists/$SUITE/$file")" "$file"
+        done
+    } >"$repo/dists/$SUITE/Release"
+    log "repository: $(find "$repo/pool/main" -name '*.deb' | wc -l) packages ($(du -sh "$repo" | cut -f1))"
+}
+
+build() { # build OUT_DIR TEMPLATE_PACKAGES: OUT_DIR/base.qcow2 and OUT_DIR/repo
+    local out=$1 template=$2 mirror raw include start=$SECONDS fetch
     mirror=${VMLAB_DEBIAN_MIRROR:-$(host_debian_mirror)}
-    WORK=$(mktemp -d "$(dirname "$out")/build.XXXXXX")
+    WORK=$(mktemp -d "$out/build.XXXXXX")
     raw=$WORK/disk.raw
     MNT=$WORK/root
     mkdir -p "$MNT"
@@ -119,38 +158,49 @@ build() { # build OUT.qcow2
     # ^metadata_csum_seed,^orphan_file: features the guest's older e2fsck would refuse (at boot, at growpart).
     mkfs.ext4 -q -L "$ROOT_LABEL" -O ^metadata_csum_seed,^orphan_file "$LOOP"
     mount "$LOOP" "$MNT"
-    log "mmdebstrap $SUITE from $mirror (${#PACKAGES[@]} packages)"
+    log "mmdebstrap $SUITE from $mirror (${#PACKAGES[@]} packages; the repository: $template)"
     include=$(IFS=,; printf '%s' "${PACKAGES[*]}")
-    mmdebstrap --quiet --variant=minbase --include="$include" "$SUITE" "$MNT" "$mirror" >&2
+    mkdir -p "$WORK/debs"
+    # After the install, while apt's lists and downloaded .debs are still there: download what the template's
+    # first boot will install (with Recommends, as apt on the VM does), then copy every .deb out.
+    fetch="APT_CONFIG=\$MMDEBSTRAP_APT_CONFIG apt-get install --quiet --quiet --download-only --yes"
+    fetch+=" -o APT::Install-Recommends=true $template"
+    mmdebstrap --quiet --variant=minbase --include="$include" --skip=download/empty \
+        --customize-hook="$fetch" --customize-hook="sync-out /var/cache/apt/archives $WORK/debs" \
+        "$SUITE" "$MNT" "$mirror" >&2
     configure_root "$MNT"
     umount "$MNT"
     losetup -d "$LOOP"
     LOOP=""
     dd if=/usr/lib/syslinux/mbr/mbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none
     qemu-img convert -f raw -O qcow2 "$raw" "$WORK/base.qcow2"
-    mv -f "$WORK/base.qcow2" "$out"
-    log "built $out in $((SECONDS - start)) s ($(du -h "$out" | cut -f1))"
+    make_repo "$WORK/debs" "$WORK/repo"
+    rm -rf "$out/repo"
+    mv "$WORK/repo" "$out/repo"
+    mv -f "$WORK/base.qcow2" "$out/base.qcow2"  # last: its presence means "built"
+    log "built $out/base.qcow2 in $((SECONDS - start)) s ($(du -h "$out/base.qcow2" | cut -f1))"
 }
 
 main() {
-    local key out
-    key=$(recipe_key)
-    out=$VM_CACHE/$key/base.qcow2
+    local template dir
+    template=$(template_packages)
+    dir=$VM_CACHE/$(recipe_key "$template")
     case ${1:-build} in
-        path) printf '%s\n' "$out"; return 0 ;;
+        path) printf '%s\n' "$dir/base.qcow2"; return 0 ;;
+        repo-path) printf '%s\n' "$dir/repo"; return 0 ;;
         build) ;;
-        *) die "usage: lab/vm/image.sh [build|path]" ;;
+        *) die "usage: lab/vm/image.sh [build|path|repo-path]" ;;
     esac
-    if [[ -f $out ]]; then
-        log "cached $out"
-        printf '%s\n' "$out"
+    if [[ -f $dir/base.qcow2 && -f $dir/repo/dists/$SUITE/Release ]]; then
+        log "cached $dir/base.qcow2 and $dir/repo"
+        printf '%s\n' "$dir/base.qcow2"
         return 0
     fi
     require_tools
-    mkdir -p "$(dirname "$out")"
+    mkdir -p "$dir"
     trap cleanup EXIT
-    build "$out"
-    printf '%s\n' "$out"
+    build "$dir" "$template"
+    printf '%s\n' "$dir/base.qcow2"
 }
 
 main "$@"

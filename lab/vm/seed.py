@@ -5,33 +5,52 @@ are only written by ``write_seed``).
 it (hostname, fqdn, the SSH user, the login keys, the node's derived SSH host key), unchanged. The host key derives
 from a seed that is only the VM lab's (public on purpose), as the container lab's does (lab/stack_config.py).
 
+The template's ``user-data`` is ``cloudinit.render.template_user_data`` called as components/template_vm.py calls it
+(hostname, the SSH user, the login keys, the template's derived host key, storage ``cephfs`` with the kernel client)
+plus the lab's two inputs: ``docker="debian"`` (Debian's docker.io: Docker's repository is unreachable here) and
+``apt_sources_list`` (the lab's local apt repository, served on the bridge by lab/vm/vm.sh, and nothing else).
+
 ``network-config`` is the lab's stand-in: on Proxmox the address comes from PVE's own cloud-init drive (the VM's
 ipconfig0, which PVE renders as a network-config of its own), not from the program's user-data; here
 ``network_config`` renders the same facts (the NIC by its MAC, a static address, the gateway) as network-config v2.
 
-    python lab/vm/seed.py NAME IP MAC PUBLIC_KEY_FILE OUTDIR    writes OUTDIR/{user-data,meta-data,network-config}
-    python lab/vm/seed.py host-key NAME                         prints the node's derived public host key
+    python lab/vm/seed.py NAME IP MAC PUBLIC_KEY_FILE OUTDIR    a node's seed: OUTDIR/{user-data,meta-data,...}
+    python lab/vm/seed.py template NAME IP MAC PUBLIC_KEY_FILE OUTDIR REPO_URL    the template's seed
+    python lab/vm/seed.py host-key NAME                         prints the VM's derived public host key
+    python lab/vm/seed.py template-packages                     the packages the lab's template installs
+    python lab/vm/seed.py script-command SCRIPT [ARG...]        the command line the program sends for SCRIPT
+    python lab/vm/seed.py script-command --path-first DIR SCRIPT [ARG...]   the same, DIR first on PATH
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from cloudinit.render import node_user_data  # noqa: E402
-from components.config import SshConfig  # noqa: E402
+from cloudinit.render import node_user_data, template_packages, template_user_data  # noqa: E402
+from components.config import SshConfig, TemplateConfig  # noqa: E402
 from components.host_keys import HostKey, derive_host_key  # noqa: E402
+from components.remote import NodeHandle  # noqa: E402
+from components.scripts import script_command  # noqa: E402
 
 VM_LAB_CIDR = ipaddress.IPv4Network("10.77.2.0/24")  # the container lab owns 10.77.1.0/24
 VM_LAB_GATEWAY = ipaddress.IPv4Address("10.77.2.1")  # the bridge in the lab's network namespace
 VM_LAB_HOST_KEY_SEED = "swarm-ceph-vmlab-host-keys-not-a-secret-9f3c2a7d"  # the VM lab's own, public on purpose
 SSH_USER = SshConfig().user  # the program's default SSH user (ssh.user)
+TEMPLATE_NAME = TemplateConfig().name  # the program's default template.name
+REPO_PORT = 8077  # the lab's apt repository: http://VM_LAB_GATEWAY:REPO_PORT/ (lab/vm/vm.sh VMLAB_REPO_PORT)
+REPO_URL = f"http://{VM_LAB_GATEWAY}:{REPO_PORT}/"
+SUITE = "bookworm"
+# What the lab's template is made for: storage cephfs with the kernel client (ceph-common), Debian's docker.io.
+STORAGE, CEPH_CLIENT, DOCKER = "cephfs", "kernel", "debian"
 
 
 def vm_host_key(name: str) -> HostKey:
@@ -50,6 +69,47 @@ def user_data(name: str, public_keys: list[str], fqdn: str | None = None, user: 
         host_key_private=key.private_openssh,
         host_key_public=key.public,
     )
+
+
+def apt_sources_list(repo_url: str = REPO_URL) -> str:
+    """The template's only apt source: the lab's local repository (unsigned, so trusted as it is: it is built on
+    this host from Debian's packages, which apt checked against Debian's keys when it downloaded them)."""
+    return f"deb [trusted=yes] {repo_url} {SUITE} main\n"
+
+
+def template_user_data_for(name: str, public_keys: list[str], repo_url: str = REPO_URL) -> str:
+    """The template's user-data: as components/template_vm.py renders it, plus the lab's docker and apt inputs."""
+    key = vm_host_key(name)
+    return template_user_data(
+        hostname=name,
+        user=SSH_USER,
+        public_keys=public_keys,
+        host_key_private=key.private_openssh,
+        host_key_public=key.public,
+        storage=STORAGE,
+        ceph_client=CEPH_CLIENT,
+        docker=DOCKER,
+        apt_sources_list=apt_sources_list(repo_url),
+    )
+
+
+def lab_template_packages() -> list[str]:
+    """What the lab's template installs (the local repository holds them and what they need)."""
+    return template_packages(STORAGE, CEPH_CLIENT, DOCKER)
+
+
+def remote_command(script: str, *args: str) -> str:
+    """The command line the program sends over SSH for ``script`` (components/remote.py run_script), as the lab's
+    SSH user: through ``sudo -n`` unless that user is root, exactly as NodeHandle.sudo decides."""
+    sudo = NodeHandle.sudo.fget(SimpleNamespace(ssh_user=SSH_USER))  # the program's own rule, for the lab's user
+    return script_command(script, *args, sudo=sudo)
+
+
+def standin_command(path_dir: str, script: str, *args: str) -> str:
+    """The same script text and arguments as ``remote_command``, run as root with ``path_dir`` first on PATH (the
+    VM lab's stand-ins for commands its template lacks on purpose; see lab/vm/vm.sh seal_template)."""
+    path = f"PATH={path_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return shlex.join(["sudo", "-n", "env", path]) + " " + script_command(script, *args, sudo=False)
 
 
 def network_config(
@@ -84,9 +144,10 @@ def meta_data(name: str, *documents: str) -> str:
     return yaml.safe_dump({"instance-id": f"{name}-{digest}", "local-hostname": name}, sort_keys=False)
 
 
-def seed_files(name: str, ip: str, mac: str, public_keys: list[str]) -> dict[str, str]:
-    """The three seed files of node ``name`` by file name."""
-    user, network = user_data(name, public_keys), network_config(mac, ip)
+def seed_files(name: str, ip: str, mac: str, public_keys: list[str], user: str | None = None) -> dict[str, str]:
+    """The three seed files of VM ``name`` by file name: ``user`` data given (the template's), or the node's."""
+    user = user_data(name, public_keys) if user is None else user
+    network = network_config(mac, ip)
     return {"user-data": user, "meta-data": meta_data(name, user, network), "network-config": network}
 
 
@@ -99,17 +160,30 @@ def write_seed(outdir: Path, files: dict[str, str]) -> None:
         path.write_text(text)
 
 
+def _keys(key_file: str) -> list[str]:
+    return [line.strip() for line in Path(key_file).read_text().splitlines() if line.strip()]
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "host-key":
         print(vm_host_key(argv[1]).public)
-        return 0
-    if len(argv) == 5:
+    elif argv == ["template-packages"]:
+        print(" ".join(lab_template_packages()))
+    elif len(argv) >= 3 and argv[0] == "script-command" and argv[1] == "--path-first":
+        print(standin_command(argv[2], argv[3], *argv[4:]))
+    elif len(argv) >= 2 and argv[0] == "script-command":
+        print(remote_command(argv[1], *argv[2:]))
+    elif len(argv) == 7 and argv[0] == "template":
+        name, ip, mac, key_file, outdir, repo_url = argv[1:]
+        user = template_user_data_for(name, _keys(key_file), repo_url)
+        write_seed(Path(outdir), seed_files(name, ip, mac, _keys(key_file), user))
+    elif len(argv) == 5:
         name, ip, mac, key_file, outdir = argv
-        keys = [line.strip() for line in Path(key_file).read_text().splitlines() if line.strip()]
-        write_seed(Path(outdir), seed_files(name, ip, mac, keys))
-        return 0
-    print("usage: python lab/vm/seed.py NAME IP MAC PUBLIC_KEY_FILE OUTDIR | host-key NAME", file=sys.stderr)
-    return 2
+        write_seed(Path(outdir), seed_files(name, ip, mac, _keys(key_file)))
+    else:
+        print(__doc__.split("\n\n")[-1], file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,14 +2,21 @@
 # lab/vm/vm.sh: the VM lab's real Debian VMs (QEMU, software emulation), booted with the cloud-init user-data the
 # program renders for its Proxmox clones. See lab/vm/README.md.
 #
-#   lab/vm/vm.sh net-up              the network namespace, its bridge (10.77.2.1/24)
-#   lab/vm/vm.sh boot NAME IP        start VM NAME at IP (creates its disks and seed the first time; builds or
-#                                    reuses the base image; net-up if needed)
+#   lab/vm/vm.sh net-up              the network namespace, its bridge (10.77.2.1/24), the local apt repository
+#                                    served on http://10.77.2.1:8077/ (once lab/vm/image.sh has built it)
+#   lab/vm/vm.sh template NAME IP    the template path, for real: boot NAME from the base image with the
+#                                    template's user-data, wait-ready.sh, template-seal.sh (the program's scripts,
+#                                    sent as the program sends them), wait until it has powered off; its disk is
+#                                    then the sealed template ("converted": read-only)
+#   lab/vm/vm.sh boot NAME IP [TEMPLATE]
+#                                    start VM NAME at IP (creates its disks and seed the first time; its disk is
+#                                    an overlay of TEMPLATE's sealed disk, else of the base image; net-up if needed)
 #   lab/vm/vm.sh wait NAME [SECS]    wait until SSH answers (pinned host key) and cloud-init is done
 #   lab/vm/vm.sh ssh NAME [CMD...]   ssh to NAME as the lab user, its host key pinned
 #   lab/vm/vm.sh stop NAME           power NAME off (kills QEMU), keeps its disks
 #   lab/vm/vm.sh status              VMs and whether they run
-#   lab/vm/vm.sh down                every VM off, taps, bridge, namespace and run dirs gone (the lab key stays)
+#   lab/vm/vm.sh down                every VM off, the repository's server, taps, bridge, namespace and run dirs
+#                                    gone (the lab key stays)
 #
 # Every VM: a qcow2 overlay on the base image (lab/vm/image.sh), a second empty virtio disk (/dev/vdb), a NoCloud
 # seed (lab/vm/seed.py) on the IDE CD-ROM, a virtio NIC on a tap in the lab's bridge, the QEMU guest agent's
@@ -27,12 +34,20 @@ VMLAB_DISK_SIZE=${VMLAB_DISK_SIZE:-8G}       # the boot disk (cloud-init's growp
 VMLAB_DATA_DISK_SIZE=${VMLAB_DATA_DISK_SIZE:-4G}  # the second, empty disk (sparse), as the Ceph disk would be
 VMLAB_MAX_VMS=${VMLAB_MAX_VMS:-1}            # 2 host cores: one VM at a time unless told otherwise
 VMLAB_NICE=${VMLAB_NICE:-10}
+VMLAB_REPO_PORT=8077                         # lab/vm/seed.py REPO_PORT
+VMLAB_GATEWAY=${VMLAB_GATEWAY_CIDR%/*}
+# The program's timeouts: wait-ready.sh (components/nodes.py READY_TIMEOUT_S), template-seal.sh
+# (components/template_vm.py SEAL_TIMEOUT_S), the wait for the power-off (template-convert.sh's timeout, 600 s).
+READY_TIMEOUT_S=900
+SEAL_TIMEOUT_S=1800
+POWEROFF_TIMEOUT_S=600
 
 VM_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$VM_SRC/../.." && pwd)
 VMLAB_STATE=${VMLAB_STATE:-$REPO_ROOT/.vmlab}
 VMLAB_RUN=$VMLAB_STATE/run
 VMLAB_KEY=$VMLAB_STATE/id_ed25519
+REPO_PIDFILE=$VMLAB_RUN/.repo-http.pid
 SSH_USER=debian  # the program's default ssh.user (components/config.py), the one lab/vm/seed.py logs in
 
 # ----------------------------------------------------------------- helpers --
@@ -103,6 +118,53 @@ vm_ip() { # the address VM NAME was booted with
     cat "$file"
 }
 
+seed_py() { (cd "$REPO_ROOT" && "$(uv_bin)" run --frozen python "$VM_SRC/seed.py" "$@"); }
+
+repo_pid() { # prints the pid of the repository's HTTP server if it runs
+    local pid cmdline
+    [[ -r $REPO_PIDFILE ]] || return 1
+    pid=$(<"$REPO_PIDFILE")
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmdline == *" -m http.server "* ]] || return 1
+    printf '%s\n' "$pid"
+}
+
+repo_answers() { in_ns timeout 2 bash -c "exec 3<>/dev/tcp/$VMLAB_GATEWAY/$VMLAB_REPO_PORT" 2>/dev/null; }
+
+serve_repo() { # the local apt repository over HTTP on the bridge, inside the namespace (idempotent)
+    local repo python deadline
+    repo=$("$VM_SRC/image.sh" repo-path)
+    if [[ ! -f $repo/dists/bookworm/Release ]]; then
+        log "no apt repository built yet ($repo): lab/vm/image.sh builds it"
+        return 0
+    fi
+    if repo_pid >/dev/null; then return 0; fi
+    python=$(command -v /usr/bin/python3 || command -v python3) || die "python3 is missing (the repository's server)"
+    mkdir -p "$VMLAB_RUN"
+    # Not through in_ns (a function: & would fork a subshell): ip and nice exec, so $! is the server's pid.
+    ip netns exec "$VMLAB_NETNS" nice -n "$VMLAB_NICE" "$python" -m http.server --bind "$VMLAB_GATEWAY" "$VMLAB_REPO_PORT" \
+        --directory "$repo" </dev/null >"$VMLAB_RUN/.repo-http.log" 2>&1 &
+    printf '%s\n' "$!" >"$REPO_PIDFILE"
+    deadline=$((SECONDS + 15))
+    until repo_answers; do
+        repo_pid >/dev/null || die "the repository's server died: $(tail -5 "$VMLAB_RUN/.repo-http.log")"
+        ((SECONDS < deadline)) || die "the repository's server does not answer on $VMLAB_GATEWAY:$VMLAB_REPO_PORT"
+        sleep 0.2
+    done
+    log "apt repository $repo on http://$VMLAB_GATEWAY:$VMLAB_REPO_PORT/"
+}
+
+stop_repo() {
+    local pid
+    if pid=$(repo_pid); then
+        kill "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        log "apt repository server stopped"
+    fi
+    rm -f "$REPO_PIDFILE"
+}
+
 # ---------------------------------------------------------------- commands --
 cmd_net_up() {
     require_tools ip
@@ -116,27 +178,36 @@ cmd_net_up() {
     fi
     ip -n "$VMLAB_NETNS" addr replace "$VMLAB_GATEWAY_CIDR" dev "$VMLAB_BRIDGE"
     ip -n "$VMLAB_NETNS" link set "$VMLAB_BRIDGE" up
+    serve_repo
 }
 
-make_disks() { # make_disks NAME: the boot overlay and the data disk, unless they exist
-    local dir base
+template_disk() { # template_disk TEMPLATE: the sealed disk of TEMPLATE (vm.sh template), or die
+    local dir
+    dir=$(run_dir "$1")
+    [[ -f $dir/sealed && -f $dir/disk.qcow2 ]] || die "no sealed template '$1' (vm.sh template $1 IP first)"
+    printf '%s\n' "$dir/disk.qcow2"
+}
+
+make_disks() { # make_disks NAME BASE DATA: the boot overlay on BASE, the data disk if DATA is yes, unless they exist
+    local dir
     dir=$(run_dir "$1")
     if [[ ! -f $dir/disk.qcow2 ]]; then
-        base=$("$VM_SRC/image.sh")
-        qemu-img create -q -f qcow2 -b "$base" -F qcow2 "$dir/disk.qcow2" "$VMLAB_DISK_SIZE"
+        qemu-img create -q -f qcow2 -b "$2" -F qcow2 "$dir/disk.qcow2" "$VMLAB_DISK_SIZE"
     fi
-    [[ -f $dir/data.raw ]] || truncate -s "$VMLAB_DATA_DISK_SIZE" "$dir/data.raw"
+    if [[ $3 == yes && ! -f $dir/data.raw ]]; then truncate -s "$VMLAB_DATA_DISK_SIZE" "$dir/data.raw"; fi
 }
 
-make_seed() { # make_seed NAME IP MAC: the NoCloud seed ISO and the node's known_hosts line
-    local dir uv
+make_seed() { # make_seed NAME IP MAC [template]: the NoCloud seed ISO and the VM's known_hosts line
+    local dir
     dir=$(run_dir "$1")
-    uv=$(uv_bin)
-    (cd "$REPO_ROOT" && "$uv" run --frozen python "$VM_SRC/seed.py" "$1" "$2" "$3" "$VMLAB_KEY.pub" "$dir/seed")
+    if [[ ${4:-} == template ]]; then
+        seed_py template "$1" "$2" "$3" "$VMLAB_KEY.pub" "$dir/seed" "http://$VMLAB_GATEWAY:$VMLAB_REPO_PORT/"
+    else
+        seed_py "$1" "$2" "$3" "$VMLAB_KEY.pub" "$dir/seed"
+    fi
     cloud-localds --network-config="$dir/seed/network-config" "$dir/seed.iso" "$dir/seed/user-data" \
         "$dir/seed/meta-data"
-    printf '%s %s\n' "$2" "$(cd "$REPO_ROOT" && "$uv" run --frozen python "$VM_SRC/seed.py" host-key "$1")" \
-        >"$dir/known_hosts"
+    printf '%s %s\n' "$2" "$(seed_py host-key "$1")" >"$dir/known_hosts"
 }
 
 make_tap() { # make_tap TAP
@@ -146,14 +217,21 @@ make_tap() { # make_tap TAP
     ip -n "$VMLAB_NETNS" link set "$1" master "$VMLAB_BRIDGE" up
 }
 
-cmd_boot() { # boot NAME IP
-    (($# == 2)) || die "usage: vm.sh boot NAME IP"
-    local name=$1 ip=$2 dir mac tap running
-    valid_name "$name"
+cmd_boot() { # boot NAME IP [TEMPLATE]
+    (($# == 2 || $# == 3)) || die "usage: vm.sh boot NAME IP [TEMPLATE]"
+    local base
+    valid_name "$1"
+    if (($# == 3)); then base=$(template_disk "$3"); else base=$("$VM_SRC/image.sh"); fi
+    start_vm "$1" "$2" "$base" node
+}
+
+start_vm() { # start_vm NAME IP BASE KIND: KIND node (seed: node user-data, a data disk) or template
+    local name=$1 ip=$2 base=$3 kind=$4 dir mac tap running drives
     mac=$(vm_mac "$ip")
     tap=$(vm_tap "$ip")
     dir=$(run_dir "$name")
     require_tools qemu-system-x86_64 qemu-img cloud-localds ssh-keygen ip
+    [[ ! -f $dir/sealed ]] || die "$name is a sealed template: it does not boot again (boot a node from it)"
     if vm_pid "$name" >/dev/null; then
         [[ $(cat "$dir/ip") == "$ip" ]] || die "$name runs already, at $(cat "$dir/ip")"
         log "$name runs already"
@@ -166,16 +244,17 @@ cmd_boot() { # boot NAME IP
     mkdir -p "$dir"
     if [[ -f $dir/ip && $(cat "$dir/ip") != "$ip" ]]; then die "$name has disks for $(cat "$dir/ip"): vm.sh down first"; fi
     printf '%s\n' "$ip" >"$dir/ip"
-    make_disks "$name"
-    make_seed "$name" "$ip" "$mac"
+    if [[ $kind == node ]]; then make_disks "$name" "$base" yes; else make_disks "$name" "$base" no; fi
+    make_seed "$name" "$ip" "$mac" "$kind"
     make_tap "$tap"
+    drives=(-drive "file=$dir/disk.qcow2,if=virtio,format=qcow2,discard=unmap")
+    if [[ $kind == node ]]; then drives+=(-drive "file=$dir/data.raw,if=virtio,format=raw,discard=unmap"); fi
     rm -f "$dir/qga.sock" "$dir/qmp.sock" "$dir/qemu.pid"
     : >"$dir/serial.log"
     in_ns nice -n "$VMLAB_NICE" qemu-system-x86_64 \
         -name "$name" -machine pc -accel tcg,tb-size=256 -cpu max -smp "$VMLAB_SMP" -m "$VMLAB_MEMORY_MB" \
         -nodefaults -display none -vga none \
-        -drive "file=$dir/disk.qcow2,if=virtio,format=qcow2,discard=unmap" \
-        -drive "file=$dir/data.raw,if=virtio,format=raw,discard=unmap" \
+        "${drives[@]}" \
         -drive "file=$dir/seed.iso,if=ide,media=cdrom,readonly=on" \
         -netdev "tap,id=net0,ifname=$tap,script=no,downscript=no" \
         -device "virtio-net-pci,netdev=net0,mac=$mac" \
@@ -186,12 +265,12 @@ cmd_boot() { # boot NAME IP
         -qmp "unix:$dir/qmp.sock,server=on,wait=off" \
         -serial "file:$dir/serial.log" \
         -pidfile "$dir/qemu.pid" -daemonize
-    log "$name booting at $ip (mac $mac, $tap; console: $dir/serial.log)"
+    log "$name booting at $ip (mac $mac, $tap, $kind on $(basename "$(dirname "$base")")/$(basename "$base");" \
+        "console: $dir/serial.log)"
 }
 
-cmd_wait() { # wait NAME [SECONDS]
-    (($# >= 1)) || die "usage: vm.sh wait NAME [SECONDS]"
-    local name=$1 limit=${2:-600} ip start=$SECONDS opts
+wait_ssh() { # wait_ssh NAME LIMIT_S
+    local name=$1 limit=$2 ip start=$SECONDS opts
     ip=$(vm_ip "$name")
     mapfile -t opts < <(ssh_opts "$name")
     until in_ns ssh "${opts[@]}" "$SSH_USER@$ip" true 2>/dev/null; do
@@ -199,6 +278,125 @@ cmd_wait() { # wait NAME [SECONDS]
         ((SECONDS - start < limit)) || die "$name: no SSH after $limit s"
         sleep 2
     done
+}
+
+run_program_script() { # run_program_script NAME SCRIPT ARGS...: the command line the program sends, over SSH
+    local name=$1 ip opts remote
+    shift
+    ip=$(vm_ip "$name")
+    mapfile -t opts < <(ssh_opts "$name")
+    remote=$(seed_py script-command "$@")
+    in_ns ssh "${opts[@]}" "$SSH_USER@$ip" "$remote"
+}
+
+wait_poweroff() { # wait_poweroff NAME LIMIT_S: until QEMU has exited (the guest powered off), as
+    # template-convert.sh waits for PVE's "status":"stopped"
+    local name=$1 limit=$2 start=$SECONDS
+    while vm_pid "$name" >/dev/null; do
+        ((SECONDS - start < limit)) || die "$name did not power off within $limit s after sealing"
+        sleep 1
+    done
+    rm -f "$(run_dir "$name")/qemu.pid" "$(run_dir "$name")/qga.sock" "$(run_dir "$name")/qmp.sock"
+    if netns_exists; then ip -n "$VMLAB_NETNS" link del "$(vm_tap "$(vm_ip "$name")")" 2>/dev/null || true; fi
+}
+
+# The program's template-seal.sh requires the `microceph` command and a held microceph snap whatever the storage
+# type, so it refuses a template made for storage cephfs (the lab's: the Snap Store is unreachable here), which has
+# neither by design. The lab runs the program's command line exactly first and keeps what it said in
+# run/NAME/seal-exact.{rc,out,err} (tests/test_vm.py reports it); only when it failed for exactly that reason does it
+# run the same script text again with stand-ins for `microceph` and `snap list microceph` first on PATH, on a tmpfs
+# of their own under /run (gone at the power-off, so not on the sealed disk). Everything else the script does is its own.
+STANDINS=/run/vmlab-standins
+put_standin() { # put_standin NAME COMMAND < TEXT: an executable STANDINS/COMMAND on VM NAME (its own tmpfs: /run
+    # itself is noexec)
+    cmd_ssh "$1" "sudo -n sh -c 'mkdir -p $STANDINS && { mountpoint -q $STANDINS ||
+        mount -t tmpfs -o size=1m,mode=755 vmlab-standins $STANDINS; } && cat >$STANDINS/$2 && chmod 755 $STANDINS/$2'"
+}
+
+seal_template() { # seal_template NAME
+    local name=$1 dir rc=0
+    dir=$(run_dir "$name")
+    run_program_script "$name" template-seal.sh "$SEAL_TIMEOUT_S" >"$dir/seal-exact.out" 2>"$dir/seal-exact.err" ||
+        rc=$?
+    printf '%s\n' "$rc" >"$dir/seal-exact.rc"
+    cat "$dir/seal-exact.out"
+    cat "$dir/seal-exact.err" >&2
+    ((rc != 0)) || return 0
+    grep -q 'error: microceph is missing after cloud-init' "$dir/seal-exact.err" ||
+        die "$name: template-seal.sh failed ($rc)"
+    log "template $name: PROGRAM ISSUE: template-seal.sh requires microceph for every storage type; running it" \
+        "again with stand-ins for microceph and snap on PATH ($STANDINS, a tmpfs)"
+    put_standin "$name" microceph <<'EOF' || die "$name: could not write the stand-ins"
+#!/bin/sh
+# VM lab stand-in (lab/vm/vm.sh): a storage cephfs template has no MicroCeph
+exit 0
+EOF
+    put_standin "$name" snap <<'EOF' || die "$name: could not write the stand-ins"
+#!/bin/sh
+# VM lab stand-in (lab/vm/vm.sh): what `snap list microceph` prints for a held snap
+printf 'Name       Version  Rev  Tracking  Publisher  Notes\nmicroceph  -        -    -         -          held\n'
+EOF
+    cmd_ssh "$name" "$(seed_py script-command --path-first "$STANDINS" template-seal.sh "$SEAL_TIMEOUT_S")" ||
+        die "$name: template-seal.sh failed (with the stand-ins)"
+}
+
+timing() { printf '%s %s\n' "$2" "$3" >>"$(run_dir "$1")/timings"; } # timing NAME PHASE SECONDS
+
+save_evidence() { # save_evidence NAME: what the template's first boot did, kept before the seal erases it
+    local name=$1 ev pid
+    ev=$(run_dir "$name")/evidence
+    mkdir -p "$ev"
+    cmd_ssh "$name" cat /etc/machine-id >"$ev/machine-id"
+    cmd_ssh "$name" cloud-init status --format json >"$ev/cloud-init-status.json" || true  # non-zero on errors
+    cmd_ssh "$name" sudo -n cat /var/log/cloud-init-output.log >"$ev/cloud-init-output.log"
+    cmd_ssh "$name" sudo -n cat /var/log/cloud-init.log >"$ev/cloud-init.log"
+    if pid=$(vm_pid "$name"); then
+        awk '/^VmHWM:/ { print "qemu_vmhwm_kib", $2 }' "/proc/$pid/status" >>"$(run_dir "$name")/timings"
+    fi
+}
+
+cmd_template() { # template NAME IP: boot, install (cloud-init), wait-ready, seal, power-off, "convert"
+    (($# == 2)) || die "usage: vm.sh template NAME IP"
+    local name=$1 ip=$2 dir base start phase
+    valid_name "$name"
+    dir=$(run_dir "$name")
+    if [[ -f $dir/sealed ]]; then
+        log "$name is sealed already"
+        return 0
+    fi
+    base=$("$VM_SRC/image.sh")
+    start=$SECONDS
+    start_vm "$name" "$ip" "$base" template
+    : >"$dir/timings"
+    [[ -n $(repo_pid) ]] || die "the apt repository is not served: the template could not install anything"
+    wait_ssh "$name" 600
+    log "template $name: ssh after $((SECONDS - start)) s"
+    timing "$name" ssh $((SECONDS - start))
+    run_program_script "$name" wait-ready.sh "$READY_TIMEOUT_S" || die "$name: wait-ready.sh failed"
+    log "template $name: cloud-init done (wait-ready.sh) after $((SECONDS - start)) s"
+    timing "$name" ready $((SECONDS - start))
+    save_evidence "$name"
+    phase=$SECONDS
+    seal_template "$name"
+    log "template $name: sealed after $((SECONDS - phase)) s"
+    timing "$name" sealed $((SECONDS - phase))
+    wait_poweroff "$name" "$POWEROFF_TIMEOUT_S"
+    log "template $name: powered off after $((SECONDS - phase)) s (seal to power-off)"
+    timing "$name" poweroff $((SECONDS - phase))
+    # PVE's conversion makes the disk a template's: read-only, its clones copies of it. Here: read-only, the base
+    # of the nodes' overlays.
+    chmod a-w "$dir/disk.qcow2"
+    rm -f "$dir/seed.iso"
+    date -u +%FT%TZ >"$dir/sealed"
+    log "template $name: sealed disk $dir/disk.qcow2 (total $((SECONDS - start)) s)"
+}
+
+cmd_wait() { # wait NAME [SECONDS]
+    (($# >= 1)) || die "usage: vm.sh wait NAME [SECONDS]"
+    local name=$1 limit=${2:-600} ip start=$SECONDS opts
+    ip=$(vm_ip "$name")
+    mapfile -t opts < <(ssh_opts "$name")
+    wait_ssh "$name" "$limit"
     log "$name: SSH after $((SECONDS - start)) s"
     in_ns timeout "$((limit - (SECONDS - start) + 1))" ssh "${opts[@]}" "$SSH_USER@$ip" \
         cloud-init status --wait >/dev/null || die "$name: cloud-init did not finish well (cloud-init status --long)"
@@ -250,6 +448,7 @@ cmd_status() {
 
 cmd_down() {
     local dir
+    stop_repo
     if [[ -d $VMLAB_RUN ]]; then
         for dir in "$VMLAB_RUN"/*/; do
             if [[ -d $dir ]]; then stop_vm "$(basename "$dir")"; fi
@@ -268,6 +467,7 @@ main() {
     case $cmd in
         net-up) cmd_net_up ;;
         boot) cmd_boot "$@" ;;
+        template) cmd_template "$@" ;;
         wait) cmd_wait "$@" ;;
         ssh) cmd_ssh "$@" ;;
         stop) cmd_stop "$@" ;;
