@@ -23,8 +23,9 @@ DOCKER_PACKAGES = ["docker-ce", "docker-ce-cli", "containerd.io", "docker-compos
 # Debian's own Docker engine (no Docker apt source, no compose plugin): for a template without Docker's repository.
 DEBIAN_DOCKER_PACKAGES = ["docker.io"]
 Docker = Literal["docker-ce", "debian"]
-# The Debian package that brings each CephFS client's mount helper (mount.ceph, ceph-fuse).
+# The Debian package that brings each CephFS client's mount helper, and that helper.
 CEPH_CLIENT_PACKAGES = {"kernel": "ceph-common", "fuse": "ceph-fuse"}
+CEPH_CLIENT_COMMANDS = {"kernel": "mount.ceph", "fuse": "ceph-fuse"}
 MICROCEPH_RUNCMD = [
     ["snap", "wait", "system", "seed.loaded"],
     ["snap", "install", "microceph"],
@@ -41,6 +42,18 @@ def template_packages(
     if storage in ("microceph", "cephfs"):
         storage_packages.append(CEPH_CLIENT_PACKAGES[ceph_client])
     return [*BASE_PACKAGES, *storage_packages, *_docker_packages(docker)]
+
+
+def template_commands(storage: str = "microceph", ceph_client: str = "kernel") -> list[str]:
+    """The commands the template's first boot must have installed for a storage type and CephFS client (the seal
+    checks them, components/scripts/template-seal.sh): the guest agent, curl and Docker always; the CephFS client's
+    mount helper with microceph or cephfs; MicroCeph with microceph."""
+    commands = ["qemu-ga", "curl", "docker"]
+    if storage in ("microceph", "cephfs"):
+        commands.append(CEPH_CLIENT_COMMANDS[ceph_client])
+    if storage == "microceph":
+        commands.append("microceph")
+    return commands
 
 
 def _docker_packages(docker: Docker) -> list[str]:

@@ -81,6 +81,7 @@ def run_script(
     secret: bool = False,
     depends_on: Sequence[pulumi.Resource] = (),
     aliases: Sequence[pulumi.Alias] = (),
+    once_per: pulumi.Resource | None = None,
 ) -> command.remote.Command:
     """Run ``script`` with ``args`` on ``node``; ``delete`` names the script (and args) that undoes it.
 
@@ -95,17 +96,26 @@ def run_script(
     On a lost host (nodes[].state: lost) the step keeps its record as it is: no input change can make it run again
     (pulumi-command would fail to dial before any script starts), and when the node leaves `nodes` the record is
     dropped without running its delete. Both flags are written to the state by the `pulumi up` that marks the node
-    lost. It waits for nothing either: what it waited for may go meanwhile."""
+    lost. It waits for nothing either: what it waited for may go meanwhile.
+
+    ``once_per`` makes a one-shot step: it runs once for that resource (e.g. the template VM it seals). Later changes
+    to its script, arguments or connection are ignored (its work stays done, and its host may no longer answer: a
+    sealed template is stopped), and it runs again only when that resource is replaced."""
     create = script_command(script, *args, sudo=node.sudo)
     waits = [r for r in (node.ready, *depends_on) if r is not None] if node.present else []
-    lost = {"retain_on_delete": True, "ignore_changes": LOST_HOST_IGNORED} if node.lost else {}
+    if node.lost:
+        frozen = {"retain_on_delete": True, "ignore_changes": LOST_HOST_IGNORED}
+    elif once_per is not None:
+        frozen = {"ignore_changes": LOST_HOST_IGNORED, "replace_with": [once_per]}
+    else:
+        frozen = {}
     options = pulumi.ResourceOptions(
         parent=parent,
         depends_on=waits,
         additional_secret_outputs=["stdout"] if secret else None,
         delete_before_replace=True,
         aliases=list(aliases),
-        **lost,
+        **frozen,
     )
     return command.remote.Command(
         name,

@@ -9,7 +9,7 @@ import pulumi_command as command
 import pulumi_proxmoxve as proxmoxve
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from cloudinit import template_user_data
+from cloudinit import template_commands, template_user_data
 
 from .config import ImageConfig, NetworkConfig, ProxmoxConfig, SshConfig, StorageConfig, TemplateConfig
 from .proxmox_common import common_vm_args, initialization, nic, user_data_snippet
@@ -118,8 +118,16 @@ class TemplateVM(pulumi.ComponentResource):
             per_dial_timeout=args.ssh.per_dial_timeout,
             host_key=host_key.public,
         )
+        # Sealed once per VM: a later program's seal (other checks, other text) must not try to reach the sealed,
+        # stopped template; a new template VM is sealed again.
         self.seal = run_script(
-            f"{name}-seal", host, "template-seal.sh", [SEAL_TIMEOUT_S], parent=self, depends_on=[self.vm]
+            f"{name}-seal",
+            host,
+            "template-seal.sh",
+            seal_args(args.storage),
+            parent=self,
+            depends_on=[self.vm],
+            once_per=self.vm,
         )
         self.convert = command.local.Command(
             f"{name}-convert",
@@ -135,6 +143,13 @@ class TemplateVM(pulumi.ComponentResource):
         # Clones depend on this: the template exists only once the conversion has run.
         self.ready = self.convert
         self.register_outputs({"vm_id": self.vm_id})
+
+
+def seal_args(storage: StorageConfig) -> list[object]:
+    """template-seal.sh's arguments: how long to wait for cloud-init, the snap that must be installed and held ("-"
+    for none: only MicroCeph is a snap) and the commands the template's packages must have brought."""
+    held_snap = "microceph" if storage.type == "microceph" else "-"
+    return [SEAL_TIMEOUT_S, held_snap, *template_commands(storage.type, storage.client)]
 
 
 def _first_global_ipv4(per_nic: list[list[str]] | None) -> str:

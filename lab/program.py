@@ -55,6 +55,7 @@ class Registered:
     delete_before_replace: bool
     retain_on_delete: bool
     aliases: list[str]  # the names (or URNs) of the aliases it was registered with
+    replace_with: list[str]  # URNs whose replacement replaces it too
     outputs: dict[str, Any]  # what the mocks answered (e.g. a fake token as a token step's stdout)
 
 
@@ -104,6 +105,7 @@ class _RecordingMonitor(pmocks.MockMonitor):
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 retain_on_delete=bool(request.retainOnDelete),
                 aliases=[a.spec.name or a.urn for a in request.aliases] + list(request.aliasURNs),
+                replace_with=list(request.replace_with),
                 outputs=_strip_secrets(_to_py(response.object)) if response.object else {},
             )
         return response

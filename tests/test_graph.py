@@ -137,6 +137,30 @@ def test_template_is_sealed_then_converted(dev_run):
     assert "template-seal.sh" in seal.inputs["create"] and seal.inputs["connection"]["host"] == "10.10.1.9"
     (template,) = [r for r in dev_run.of_type(VM) if r.inputs["vmId"] == 9000]
     assert dev_run.depends_on(seal, template) and dev_run.depends_on(convert, seal)
+    # Sealed once per template VM: no later change of the step reaches the sealed, stopped VM; a new VM is sealed.
+    assert (
+        seal.replace_with == [template.urn] and "create" in seal.ignore_changes and "connection" in seal.ignore_changes
+    )
+    assert not seal.retain_on_delete
+
+
+@pytest.mark.parametrize(
+    "storage, expected",
+    [
+        ({}, "microceph qemu-ga curl docker mount.ceph microceph"),  # dev: microceph, kernel client
+        ({"client": "fuse"}, "microceph qemu-ga curl docker ceph-fuse microceph"),
+        ({"type": "cephfs", "monitors": ["10.10.1.2"]}, "- qemu-ga curl docker mount.ceph"),
+        ({"type": "cephfs", "monitors": ["10.10.1.2"], "client": "fuse"}, "- qemu-ga curl docker ceph-fuse"),
+        ({"type": "existing", "path": "/srv/shared"}, "- qemu-ga curl docker"),
+    ],
+)
+def test_the_seal_checks_what_the_template_installs_for_its_storage(storage, expected):
+    """The seal finds the snap to find held (- for none) and the commands the template's packages bring, as the
+    storage settings decide them (an earlier seal required MicroCeph whatever the storage: found by the VM lab)."""
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:storage"] = {**cfg["swarm-ceph:storage"], **storage}
+    seal = run_program(*with_secrets(cfg)).named("template-seal")
+    assert seal.inputs["create"].endswith(f"template-seal.sh 1800 {expected}")
 
 
 def test_swarm_steps(dev_run):

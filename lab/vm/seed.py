@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import shlex
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -36,7 +35,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
 from cloudinit.render import node_user_data, template_packages, template_user_data  # noqa: E402
-from components.config import SshConfig, TemplateConfig  # noqa: E402
+from components.config import SshConfig, StorageConfig, TemplateConfig  # noqa: E402
 from components.host_keys import HostKey, derive_host_key  # noqa: E402
 from components.remote import NodeHandle  # noqa: E402
 from components.scripts import script_command  # noqa: E402
@@ -105,11 +104,11 @@ def remote_command(script: str, *args: str) -> str:
     return script_command(script, *args, sudo=sudo)
 
 
-def standin_command(path_dir: str, script: str, *args: str) -> str:
-    """The same script text and arguments as ``remote_command``, run as root with ``path_dir`` first on PATH (the
-    VM lab's stand-ins for commands its template lacks on purpose; see lab/vm/vm.sh seal_template)."""
-    path = f"PATH={path_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    return shlex.join(["sudo", "-n", "env", path]) + " " + script_command(script, *args, sudo=False)
+def lab_seal_args() -> list[str]:
+    """template-seal.sh's arguments, as the program gives them for the lab template's storage."""
+    from components.template_vm import seal_args  # (imports the Proxmox SDK: only here)
+
+    return [str(a) for a in seal_args(StorageConfig(type=STORAGE, client=CEPH_CLIENT))]
 
 
 def network_config(
@@ -169,8 +168,8 @@ def main(argv: list[str]) -> int:
         print(vm_host_key(argv[1]).public)
     elif argv == ["template-packages"]:
         print(" ".join(lab_template_packages()))
-    elif len(argv) >= 3 and argv[0] == "script-command" and argv[1] == "--path-first":
-        print(standin_command(argv[2], argv[3], *argv[4:]))
+    elif argv == ["seal-args"]:
+        print(" ".join(lab_seal_args()))
     elif len(argv) >= 2 and argv[0] == "script-command":
         print(remote_command(argv[1], *argv[2:]))
     elif len(argv) == 7 and argv[0] == "template":

@@ -36,10 +36,9 @@ VMLAB_MAX_VMS=${VMLAB_MAX_VMS:-1}            # 2 host cores: one VM at a time un
 VMLAB_NICE=${VMLAB_NICE:-10}
 VMLAB_REPO_PORT=8077                         # lab/vm/seed.py REPO_PORT
 VMLAB_GATEWAY=${VMLAB_GATEWAY_CIDR%/*}
-# The program's timeouts: wait-ready.sh (components/nodes.py READY_TIMEOUT_S), template-seal.sh
-# (components/template_vm.py SEAL_TIMEOUT_S), the wait for the power-off (template-convert.sh's timeout, 600 s).
+# The program's timeouts: wait-ready.sh (components/nodes.py READY_TIMEOUT_S), the wait for the power-off
+# (template-convert.sh's timeout, 600 s); template-seal.sh's come from the program (seed.py seal-args).
 READY_TIMEOUT_S=900
-SEAL_TIMEOUT_S=1800
 POWEROFF_TIMEOUT_S=600
 
 VM_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -300,44 +299,13 @@ wait_poweroff() { # wait_poweroff NAME LIMIT_S: until QEMU has exited (the guest
     if netns_exists; then ip -n "$VMLAB_NETNS" link del "$(vm_tap "$(vm_ip "$name")")" 2>/dev/null || true; fi
 }
 
-# The program's template-seal.sh requires the `microceph` command and a held microceph snap whatever the storage
-# type, so it refuses a template made for storage cephfs (the lab's: the Snap Store is unreachable here), which has
-# neither by design. The lab runs the program's command line exactly first and keeps what it said in
-# run/NAME/seal-exact.{rc,out,err} (tests/test_vm.py reports it); only when it failed for exactly that reason does it
-# run the same script text again with stand-ins for `microceph` and `snap list microceph` first on PATH, on a tmpfs
-# of their own under /run (gone at the power-off, so not on the sealed disk). Everything else the script does is its own.
-STANDINS=/run/vmlab-standins
-put_standin() { # put_standin NAME COMMAND < TEXT: an executable STANDINS/COMMAND on VM NAME (its own tmpfs: /run
-    # itself is noexec)
-    cmd_ssh "$1" "sudo -n sh -c 'mkdir -p $STANDINS && { mountpoint -q $STANDINS ||
-        mount -t tmpfs -o size=1m,mode=755 vmlab-standins $STANDINS; } && cat >$STANDINS/$2 && chmod 755 $STANDINS/$2'"
-}
-
-seal_template() { # seal_template NAME
-    local name=$1 dir rc=0
-    dir=$(run_dir "$name")
-    run_program_script "$name" template-seal.sh "$SEAL_TIMEOUT_S" >"$dir/seal-exact.out" 2>"$dir/seal-exact.err" ||
-        rc=$?
-    printf '%s\n' "$rc" >"$dir/seal-exact.rc"
-    cat "$dir/seal-exact.out"
-    cat "$dir/seal-exact.err" >&2
-    ((rc != 0)) || return 0
-    grep -q 'error: microceph is missing after cloud-init' "$dir/seal-exact.err" ||
-        die "$name: template-seal.sh failed ($rc)"
-    log "template $name: PROGRAM ISSUE: template-seal.sh requires microceph for every storage type; running it" \
-        "again with stand-ins for microceph and snap on PATH ($STANDINS, a tmpfs)"
-    put_standin "$name" microceph <<'EOF' || die "$name: could not write the stand-ins"
-#!/bin/sh
-# VM lab stand-in (lab/vm/vm.sh): a storage cephfs template has no MicroCeph
-exit 0
-EOF
-    put_standin "$name" snap <<'EOF' || die "$name: could not write the stand-ins"
-#!/bin/sh
-# VM lab stand-in (lab/vm/vm.sh): what `snap list microceph` prints for a held snap
-printf 'Name       Version  Rev  Tracking  Publisher  Notes\nmicroceph  -        -    -         -          held\n'
-EOF
-    cmd_ssh "$name" "$(seed_py script-command --path-first "$STANDINS" template-seal.sh "$SEAL_TIMEOUT_S")" ||
-        die "$name: template-seal.sh failed (with the stand-ins)"
+seal_template() { # seal_template NAME: template-seal.sh with the arguments the program gives it for the lab's
+    # storage (components/template_vm.py seal_args), over SSH as the program sends it
+    local name=$1 args out
+    read -ra args <<<"$(seed_py seal-args)"
+    out=$(run_dir "$name")/seal.out
+    run_program_script "$name" template-seal.sh "${args[@]}" >"$out" || die "$name: template-seal.sh failed"
+    cat "$out"
 }
 
 timing() { printf '%s %s\n' "$2" "$3" >>"$(run_dir "$1")/timings"; } # timing NAME PHASE SECONDS
