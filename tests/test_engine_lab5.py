@@ -7,6 +7,7 @@ first manager is lost for good: marked `state: lost`, the next manager takes ove
 updated in place, none created or deleted), removes it from the Swarm, and nothing dials it; then its entry is
 replaced by a new manager (a spare lab host) in one change: the new one joins and serves, and the lost one's steps
 are dropped without dialing it either. (The same mechanism covers any lost node; the first manager is the hard case.)
+Then two managers are removed by config (scale in, 3 -> 1): drained, demoted and removed, the others serving.
 
 The lab runs Ceph on the same hosts (a stand-in for a cluster you already run): the lost first manager takes one of
 the three MONs and one OSD with it, and the active MDS is on swarm-manager2, which stays."""
@@ -195,8 +196,26 @@ def test_three_managers_drain_by_config_and_leader_loss(lab5_nodes, tmp_path):
     assert fetch(spare[1], PORT) == page
     assert list(project.up("--expect-no-changes")) == ["same"]
 
+    # Scale in: two managers removed by config (3 -> 1 keeps the number odd; 3 -> 2 is refused by config). Each is
+    # drained, demoted (one at a time) and removed by the leader, then leaves; the others answer every request.
+    removed = ["swarm-manager3", "swarm-manager4"]
+    kept = [n for n in replaced if n["name"] not in removed]
+    project.edit_config("lab", {"swarm-ceph:nodes": kept})
+    staying = [n["ip"] for n in kept]
+    scaled = up_under_load(project, staying, page, "while removing two managers")
+    assert "create" not in scaled, scaled
+    assert len(scaled["delete"]) == 2 * 7 and all(any(r in name for r in removed) for name in scaled["delete"])
+    # the only updates: the IO checks of the nodes that stay (they no longer expect the removed nodes' markers)
+    assert sorted(scaled.get("update", [])) == sorted(f"cephfs-{n['name']}-io-check" for n in kept), scaled
+    assert managers(manager2) == {"swarm-manager2": "Leader"}
+    assert sorted(availability(manager2)) == ["swarm-manager2", "swarm-worker1", "swarm-worker2"]
+    for name, ip, _ in [*nodes, spare]:
+        if name in removed:
+            assert docker(ip, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive", name
+    assert list(project.up("--expect-no-changes")) == ["same"]
+
     ran = project.destroy()
-    assert list(ran) == ["delete"] and len(ran["delete"]) == len(expected) + 1  # manager4's 7 for the master's 7
+    assert list(ran) == ["delete"] and len(ran["delete"]) == len(expected) + 1 - 2 * 7  # 7 steps a node
     for name, ip, _ in [*nodes, spare]:
         if name != "swarm-master":
             assert docker(ip, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive", name
