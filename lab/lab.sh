@@ -24,15 +24,8 @@ LAB_GATEWAY=${LAB_GATEWAY:-10.77.1.1}
 LAB_LOAD_IMAGES=${LAB_LOAD_IMAGES:-swarm-ceph-lab/nginx swarm-ceph-lab/redis}
 LAB_DEBIAN_SUITE=${LAB_DEBIAN_SUITE:-bookworm}
 # The Debian mirror for debootstrap: the host's own apt source unless LAB_DEBIAN_MIRROR says otherwise.
-host_debian_mirror() {
-    local uri
-    uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-    if [[ -z $uri ]]; then
-        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; exit } }' \
-            /etc/apt/sources.list 2>/dev/null || true)
-    fi
-    printf '%s' "$uri"
-}
+# shellcheck source=debian-mirror.sh
+. "$(dirname "${BASH_SOURCE[0]}")/debian-mirror.sh"
 LAB_DEBIAN_MIRROR=${LAB_DEBIAN_MIRROR:-$(host_debian_mirror)}
 LAB_WAIT_SECONDS=${LAB_WAIT_SECONDS:-90}
 # The lab's Ceph: MONs on the first three nodes, a MGR, an OSD and an MDS on every node, one CephFS, and one client

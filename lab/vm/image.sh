@@ -45,15 +45,8 @@ log() { printf 'vm-image: %s\n' "$*" >&2; }
 die() { printf 'vm-image: ERROR: %s\n' "$*" >&2; exit 1; }
 
 # The Debian mirror: the host's own apt source unless VMLAB_DEBIAN_MIRROR says otherwise.
-host_debian_mirror() {
-    local uri
-    uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-    if [[ -z $uri ]]; then
-        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; exit } }' \
-            /etc/apt/sources.list 2>/dev/null || true)
-    fi
-    printf '%s' "${uri:-http://deb.debian.org/debian}"
-}
+# shellcheck source=../debian-mirror.sh
+. "$VM_SRC/../debian-mirror.sh"
 
 uv_bin() {
     if command -v uv >/dev/null 2>&1; then command -v uv; else printf '%s\n' "$HOME/.local/bin/uv"; fi
