@@ -137,7 +137,8 @@ class TemplateVM(pulumi.ComponentResource):
             stdin=args.api_token,
             logging=command.local.Logging.NONE,
             add_previous_output_in_env=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.seal]),
+            # a new template VM (sealed again) is converted again
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.seal], replace_with=[self.seal]),
         )
         self.vm_id = t.vm_id
         # Clones depend on this: the template exists only once the conversion has run.

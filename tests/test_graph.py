@@ -141,7 +141,7 @@ def test_template_is_sealed_then_converted(dev_run):
     assert (
         seal.replace_with == [template.urn] and "create" in seal.ignore_changes and "connection" in seal.ignore_changes
     )
-    assert not seal.retain_on_delete
+    assert not seal.retain_on_delete and convert.replace_with == [seal.urn]  # a new seal, a new conversion
 
 
 @pytest.mark.parametrize(
