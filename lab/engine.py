@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,11 +139,17 @@ class Project:
         return found
 
 
-def operations(events: str) -> dict[str, list[str]]:
-    """From `pulumi up|destroy --json` output (one engine event per line): resource names by the operation done."""
+def events(stdout: str) -> Iterator[dict[str, Any]]:
+    """The engine events in `pulumi ... --json` output (one JSON object per line; other lines skipped)."""
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            yield json.loads(line)
+
+
+def operations(stdout: str) -> dict[str, list[str]]:
+    """From `pulumi up|destroy --json` output: resource names by the operation done."""
     done: dict[str, list[str]] = defaultdict(list)
-    for line in events.splitlines():
-        event = json.loads(line) if line.startswith("{") else {}
+    for event in events(stdout):
         outputs = event.get("resOutputsEvent")
         if outputs:
             meta = outputs["metadata"]
@@ -150,12 +157,11 @@ def operations(events: str) -> dict[str, list[str]]:
     return {op: sorted(names) for op, names in done.items()}
 
 
-def diagnostics(events: str, severity: str) -> list[str]:
+def diagnostics(stdout: str, severity: str) -> list[str]:
     """From `pulumi ... --json` output: the engine's diagnostic messages of ``severity`` (e.g. a step's error with
     the script's stderr), each prefixed with the resource it is about and cut to its last lines."""
     found = []
-    for line in events.splitlines():
-        event = json.loads(line) if line.startswith("{") else {}
+    for event in events(stdout):
         diag = event.get("diagnosticEvent")
         if diag and diag.get("severity") == severity:
             # a step's message starts with the whole command (the script's text): its end is what went wrong
