@@ -1,11 +1,16 @@
-"""Benchmark: day 2 on the 5-node lab (three managers, two workers) under the real Pulumi engine. Each of RUNS
-rounds runs tests/test_engine_lab5.py (the lab at LAB_SIZE=5 from its fixture; the test asserts the behaviour: 0
-failed requests on the nodes not being changed, the Swarm and the page after each change) and collects the figures
-it prints (`figure: NAME = VALUE`): the seconds for a new Raft leader after the first manager stops, each `pulumi
-up` of a change (drain, forgetting the lost first manager, adding its replacement) while the other nodes are asked
-for the page, and the number of requests answered meanwhile. Prints min / median / max. Asserts nothing itself; a
-round whose test fails stops the bench with its output. Usage (as root, Docker engine running): uv run python
-bench/day2.py [RUNS]."""
+"""Benchmark: the figures a lab test prints, over RUNS rounds. Each round runs TEST_FILE under pytest (its fixtures
+bring up what it needs; the test asserts the behaviour) and collects the lines `figure: NAME = VALUE` it prints;
+then prints min / median / max per figure. Asserts nothing itself; a round whose test fails stops the bench with
+its output. Usage (as root, Docker engine running): uv run python bench/figures.py TEST_FILE [RUNS], e.g.
+
+    bench/figures.py tests/test_engine_lab5.py 3   day 2 on the 5-node lab: the seconds for a new Raft leader after
+                                                   the first manager stops, each `pulumi up` of a change (drain,
+                                                   forgetting the lost first manager, adding its replacement) while
+                                                   the other nodes are asked for the page (0 failed requests
+                                                   asserted), and the requests answered meanwhile
+    bench/figures.py tests/test_vm.py 2            the VM lab: image, the template path (boot, install, seal,
+                                                   power-off), three nodes to cloud-init done, the images loaded,
+                                                   `pulumi up` on the VMs to the page, `destroy`, QEMU's memory"""
 
 from __future__ import annotations
 
@@ -19,29 +24,33 @@ PROJECT = Path(__file__).resolve().parent.parent
 FIGURE = re.compile(r"^figure: (.+) = ([0-9.]+)$", re.MULTILINE)
 
 
-def one_round() -> dict[str, float]:
+def one_round(test_file: str) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests/test_engine_lab5.py"],
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", test_file],
         cwd=PROJECT,
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"the day-2 test failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}")
+        raise SystemExit(f"{test_file} failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}")
     return {name: float(value) for name, value in FIGURE.findall(done.stdout)}
 
 
-def main(runs: int) -> None:
+def main(test_file: str, runs: int) -> None:
     rows: dict[str, list[float]] = {}
     for _ in range(runs):
-        for name, value in one_round().items():
+        for name, value in one_round(test_file).items():
             rows.setdefault(name, []).append(value)
+    if not rows:
+        raise SystemExit(f"{test_file} printed no figure")
     width = max(map(len, rows))
-    print(f"{'what':<{width}}  {'min':>7} {'median':>7} {'max':>7}   ({runs} runs)")
+    print(f"{'what':<{width}}  {'min':>7} {'median':>7} {'max':>7}   ({runs} runs of {test_file})")
     for name, values in rows.items():
         print(f"{name:<{width}}  {min(values):7.1f} {statistics.median(values):7.1f} {max(values):7.1f}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    if not 2 <= len(sys.argv) <= 3:
+        raise SystemExit("usage: bench/figures.py TEST_FILE [RUNS]")
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) == 3 else 3)

@@ -54,7 +54,7 @@ def changed(config: dict, name: str, **change) -> list[dict]:
 
 
 def figure(name: str, value: float) -> None:
-    """A figure for bench/day2.py (which runs this test and aggregates them); asserted nowhere."""
+    """A figure for bench/figures.py (which runs this test and aggregates them); asserted nowhere."""
     print(f"figure: {name} = {value:.1f}")
 
 
