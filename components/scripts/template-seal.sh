@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # template-seal.sh TIMEOUT_S HELD_SNAP COMMAND...: on the template VM's first boot, wait for cloud-init to install
 # everything, check that it did (each COMMAND is there; HELD_SNAP, unless "-", is installed and held), then seal the
-# image (cloud-init state, machine-id, SSH host keys) so every clone is a new machine, and power off so the VM can be
-# converted into a template. The program runs it once per template VM; on a running VM it re-checks and re-seals,
-# which gives the same image.
+# image (cloud-init state, machine-id, SSH host keys, Docker's engine ID) so every clone is a new machine, and power
+# off so the VM can be converted into a template. The program runs it once per template VM; on a running VM it
+# re-checks and re-seals, which gives the same image.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,6 +28,9 @@ fi
 cloud-init clean --logs
 truncate -s 0 /etc/machine-id
 rm -f /var/lib/dbus/machine-id /etc/ssh/ssh_host_*
+# Docker's engine ID, made at the template's first daemon start (key.json up to 20.10, engine-id since 23): each
+# clone's daemon makes its own at its first start.
+rm -f /etc/docker/key.json /var/lib/docker/engine-id
 sync
 # Power off after this SSH session has returned, so the remote command reports success.
 setsid -f sh -c 'sleep 3; systemctl poweroff' >/dev/null 2>&1 </dev/null
