@@ -9,6 +9,7 @@
 #   lab/lab.sh status           nodes, IPs, container and Swarm state
 #   lab/lab.sh ssh NODE [CMD]   ssh into a node (name or IP) with the lab key
 #   lab/lab.sh env              print `export` lines for the Pulumi lab stack
+#   lab/lab.sh vm COMMAND ...   the VM lab: real Debian VMs (QEMU) from the program's cloud-init (lab/vm/vm.sh)
 set -euo pipefail
 
 # ---------------------------------------------------------------- settings --
@@ -529,7 +530,7 @@ cmd_env() {
 }
 
 usage() {
-    sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 main() {
@@ -542,6 +543,7 @@ main() {
         status) cmd_status "$@" ;;
         ssh) cmd_ssh "$@" ;;
         env) cmd_env "$@" ;;
+        vm) exec bash "$LAB_SRC/vm/vm.sh" "$@" ;;
         -h|--help|help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

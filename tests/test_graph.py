@@ -18,7 +18,8 @@ from lab.program import (
     stack_config,
     with_secrets,
 )
-from lab.stack_config import LAB_SPARES, lab_stack_config
+from lab.stack_config import LAB_SPARES, lab_mount, lab_stack_config, vm_lab_stack_config
+from lab.vm.seed import VM_LAB_NODES, vm_host_key
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
 REMOTE = "command:remote:Command"
@@ -476,6 +477,24 @@ def test_lab_stack_config_evaluates_in_hosts_mode():
         r.inputs.get("connection", {}).get("host", "").startswith(("10.10.", "192.168."))
         for r in run.resources.values()
     )
+
+
+def test_vm_lab_stack_config_evaluates_in_hosts_mode_as_the_default_user_with_the_kernel_client():
+    """The `vmlab` stack (the engine runs it on the VM lab's VMs: tests/test_vm.py): every step on a VM, as the
+    program's default user through sudo, the VM's derived host key pinned; the kernel client's fstab line."""
+    cfg = vm_lab_stack_config()["config"]
+    run = run_program(*with_secrets(cfg), stack="vmlab")
+    ips = [ip for _, ip, _ in VM_LAB_NODES]
+    assert sorted(r.inputs["connection"]["host"] for r in run.commands("wait-ready.sh")) == ips
+    keys = {ip: vm_host_key(name).public for name, ip, _ in VM_LAB_NODES}
+    for step in run.of_type(REMOTE):
+        connection = step.inputs["connection"]
+        assert connection["user"] == "debian" and connection["hostKey"] == keys[connection["host"]], step.name
+        assert step.inputs["create"].startswith("sudo -n "), step.name
+    mounts = run.commands("cephfs-mount.sh")
+    assert len(mounts) == 3 and all(lab_mount(config={"config": cfg}).fstab in m.inputs["create"] for m in mounts)
+    assert " ceph name=swarm," in lab_mount(config={"config": cfg}).fstab
+    assert run.outputs["pageUrls"] == [f"http://{ip}:8080/" for ip in ips]
 
 
 def test_editing_the_page_or_compose_file_changes_readable_inputs_in_place(tmp_path, dev_run):

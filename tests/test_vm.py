@@ -13,7 +13,7 @@ the CephFS kernel client and the program's own readiness step.
 
 Needs root, and the tools scripts/setup.sh installs (qemu-system-x86, qemu-utils, cloud-image-utils, mmdebstrap,
 extlinux, syslinux-common, fdisk, dpkg-dev): a missing one fails the tests (it does not skip them).
-`pytest -s tests/test_vm.py` (or -rA) shows each phase's time."""
+`pytest -s tests/test_vm.py` (or -rA) shows each phase's time (`figure:` lines; bench/figures.py collects them)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,12 @@ from pathlib import Path
 import pytest
 
 from cloudinit.render import node_user_data
+from components.config import StackConfig
 from components.scripts import script_command
+from lab.engine import Project
+from lab.program import run_program, with_secrets
+from lab.stack_config import lab_mount, lab_secrets, vm_lab_stack_config
+from lab.steps import ceph_health, fetch
 from lab.vm import seed
 
 pytestmark = pytest.mark.vm
@@ -42,7 +47,8 @@ REPO = Path(__file__).resolve().parent.parent
 VM_DIR = REPO / "lab" / "vm"
 STATE = REPO / ".vmlab"
 NETNS = "swarm-ceph-vm"
-NAME, IP = "swarm-vm1", "10.77.2.11"
+NODES = seed.VM_LAB_NODES  # three VMs from the sealed template: the node tests check the first, `pulumi up` all
+NAME, IP = NODES[0][:2]
 TEMPLATE, TEMPLATE_IP = seed.TEMPLATE_NAME, "10.77.2.10"  # production's default template.buildIp is dhcp: no DHCP here
 DATA_DISK_GIB = 4
 # What the template's first boot installs (cloudinit.render.template_packages for the lab) and a file each brings.
@@ -78,7 +84,7 @@ def _run(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> 
 
 
 def _vm_sh(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VMLAB_DATA_DISK_SIZE": f"{DATA_DISK_GIB}G", "VMLAB_MAX_VMS": "1"}
+    env = {**os.environ, "VMLAB_DATA_DISK_SIZE": f"{DATA_DISK_GIB}G", "VMLAB_MAX_VMS": str(len(NODES))}
     return _run([str(VM_DIR / "vm.sh"), *args], timeout, env)
 
 
@@ -116,9 +122,14 @@ def _missing_tools() -> list[str]:
     return [tool for tool in TOOLS if shutil.which(tool) is None]
 
 
+def _figure(name: str, value: float) -> None:
+    """One figure, as bench/figures.py collects them."""
+    print(f"figure: {name} = {value:.1f}")
+
+
 def _timed(label: str, started: float) -> float:
     seconds = time.monotonic() - started
-    print(f"vm-lab: {label} in {seconds:.1f} s")
+    _figure(f"{label} (s)", seconds)
     return seconds
 
 
@@ -138,57 +149,69 @@ def _wait_for_ssh(vm: Vm) -> None:
         time.sleep(2)
 
 
-def _qemu_peak_memory_mib(run_dir: Path) -> float | None:
+def _qemu_peak_memory_mib(run_dir: Path) -> float:
     pid = (run_dir / "qemu.pid").read_text().strip()
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return None
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
 
 
 def _print_template_timings(run_dir: Path) -> dict[str, int]:
     timings = {k: int(v) for k, v in (line.split() for line in (run_dir / "timings").read_text().splitlines())}
-    print(f"vm-lab: template boot to SSH in {timings['ssh']} s")
-    print(f"vm-lab: template boot to cloud-init done (wait-ready.sh) in {timings['ready']} s")
-    print(f"vm-lab: template seal in {timings['sealed']} s, seal to power-off in {timings['poweroff']} s")
+    _figure("template boot to SSH (s)", timings["ssh"])
+    _figure("template boot to cloud-init done, wait-ready.sh (s)", timings["ready"])
+    _figure("template seal (s)", timings["sealed"])
+    _figure("template seal to power-off (s)", timings["poweroff"])
     if "qemu_vmhwm_kib" in timings:
-        print(f"vm-lab: template QEMU peak memory (VmHWM) {timings['qemu_vmhwm_kib'] / 1024:.0f} MiB")
+        _figure("template QEMU peak memory, VmHWM (MiB)", timings["qemu_vmhwm_kib"] / 1024)
     return timings
 
 
 @pytest.fixture(scope="module")
-def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vm]:
+def vms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Vm]]:
     """Build (or reuse) the base image and the apt repository, bring the lab's network up, run the template path
-    (boot, cloud-init's install, wait-ready.sh, template-seal.sh, power-off), boot one node from the sealed template
-    with the program's node user-data, wait for SSH and for cloud-init; everything is taken down afterwards."""
+    (boot, cloud-init's install, wait-ready.sh, template-seal.sh, power-off), boot the three nodes from the sealed
+    template with the program's node user-data, wait for SSH and for cloud-init on each; everything is taken down
+    afterwards."""
     missing = _missing_tools()
     if missing:
         pytest.fail(f"the VM lab needs {', '.join(missing)}: run scripts/setup.sh")
     if os.geteuid() != 0:
         pytest.fail("the VM lab needs root (network namespace, taps, loop devices)")
-    known_hosts = tmp_path_factory.mktemp("vm") / "known_hosts"
-    known_hosts.write_text(f"{IP} {seed.vm_host_key(NAME).public}\n")
-    vm = Vm(NAME, IP, STATE / "run" / NAME, known_hosts)
+    vms = []
+    for name, ip, _ in NODES:
+        known_hosts = tmp_path_factory.mktemp("vm") / "known_hosts"
+        known_hosts.write_text(f"{ip} {seed.vm_host_key(name).public}\n")
+        vms.append(Vm(name, ip, STATE / "run" / name, known_hosts))
     _check(_vm_sh("down"), "vm.sh down (before)")
     try:
         started = time.monotonic()
         image = _run(["nice", "-n", "10", str(VM_DIR / "image.sh")], timeout=1800)
         _check(image, "lab/vm/image.sh")
-        _timed("image and apt repository " + ("cache hit" if "cached" in image.stderr else "built"), started)
+        _timed("image and apt repository, " + ("cached" if "cached" in image.stderr else "built"), started)
         started = time.monotonic()
         _check(_vm_sh("template", TEMPLATE, TEMPLATE_IP, timeout=TEMPLATE_DEADLINE_S), f"vm.sh template {TEMPLATE}")
         _timed("template path (boot, install, seal, power-off)", started)
         _print_template_timings(STATE / "run" / TEMPLATE)
         started = time.monotonic()
-        _check(_vm_sh("boot", NAME, IP, TEMPLATE), f"vm.sh boot {NAME} {IP} {TEMPLATE}")
-        _wait_for_ssh(vm)
-        _timed("node boot to SSH", started)
-        vm.ssh("cloud-init status --wait", timeout=CLOUD_INIT_DEADLINE_S)  # its verdict: test_cloud_init_done
-        _timed("node boot to cloud-init done", started)
-        yield vm
-        print(f"vm-lab: node QEMU peak memory (VmHWM) {_qemu_peak_memory_mib(vm.run_dir):.0f} MiB")
+        for vm in vms:
+            _check(_vm_sh("boot", vm.name, vm.ip, TEMPLATE), f"vm.sh boot {vm.name} {vm.ip} {TEMPLATE}")
+        for vm in vms:
+            _wait_for_ssh(vm)
+        _timed(f"{len(vms)} nodes (booted together) to SSH", started)
+        for vm in vms:
+            vm.ssh("cloud-init status --wait", timeout=CLOUD_INIT_DEADLINE_S)  # its verdict: test_cloud_init_done
+        _timed(f"{len(vms)} nodes (booted together) to cloud-init done", started)
+        yield vms
+        for vm in vms:
+            _figure(f"{vm.name} QEMU peak memory, VmHWM (MiB)", _qemu_peak_memory_mib(vm.run_dir))
     finally:
         _check(_vm_sh("down"), "vm.sh down")
+
+
+@pytest.fixture(scope="module")
+def vm(vms: list[Vm]) -> Vm:
+    """The first node: the node tests check it."""
+    return vms[0]
 
 
 @contextlib.contextmanager
@@ -375,6 +398,10 @@ def test_the_seal_left_no_identity_on_the_template_disk(vm: Vm, sealed_root: Pat
     assert not machine_id.exists() or machine_id.read_text() == ""
     assert not (sealed_root / "var/lib/dbus/machine-id").exists()
     assert sorted(p.name for p in (sealed_root / "etc/ssh").glob("ssh_host_*")) == []
+    # Docker's engine ID (20.10: /etc/docker/key.json), which the template's daemon had made: each clone makes its own
+    assert _template_evidence("docker-engine-id").strip()
+    assert not (sealed_root / "etc/docker/key.json").exists()
+    assert not (sealed_root / "var/lib/docker/engine-id").exists()
     cloud = sealed_root / "var/lib/cloud"
     leftovers = [p.name for p in cloud.iterdir()] if cloud.exists() else []
     assert set(leftovers) <= {"seed"}, f"cloud-init clean left {leftovers}"  # instance, instances, data, sem: gone
@@ -402,9 +429,85 @@ def test_the_node_is_a_new_machine_not_the_template(vm: Vm):
     assert disk["backing-filename"] == str(STATE / "run" / TEMPLATE / "disk.qcow2")  # a clone of the sealed template
 
 
+def test_each_clone_has_its_own_docker_engine_id(vms: list[Vm]):
+    """Not the template's (which every clone would share without the seal's removal of it), nor another clone's."""
+    ids = [vm.out("sudo -n docker info --format '{{.ID}}'") for vm in vms]
+    assert all(ids) and len(set(ids)) == len(vms), ids
+    assert _template_evidence("docker-engine-id").strip() not in ids
+
+
 def test_the_kernel_cephfs_client_is_there(vm: Vm):
     """What a kernel CephFS mount needs on the node (a real mount needs a Ceph cluster: phase 3)."""
     assert vm.ssh("test -x /sbin/mount.ceph").returncode == 0
     modprobe = vm.ssh("sudo -n modprobe ceph")
     assert modprobe.returncode == 0, modprobe.stderr
     assert "ceph" in vm.out("lsmod").split()
+
+
+# ------------------------------------------------------------------------------------------- the program on VMs --
+PORT = StackConfig().published_port
+SERVICE = f"{StackConfig().name}_web"
+
+
+def _swarm_state(vm: Vm) -> str:
+    return vm.out("sudo -n docker info --format '{{.Swarm.LocalNodeState}}'")
+
+
+@pytest.mark.engine
+def test_pulumi_up_on_the_vms_serves_the_page_from_kernel_cephfs_and_destroy_is_clean(vms, lab_nodes, tmp_path):
+    """The real engine runs the program in hosts mode on the three VMs (the `vmlab` stack): the program's default
+    SSH user through sudo, every host key pinned, the readiness step, Swarm, the kernel CephFS mount of the
+    container lab's Ceph cluster (production's fstab line, through systemd's automount), the page on every VM; a
+    no-op `up`; `destroy` leaves the VMs as they booted."""
+    config = vm_lab_stack_config()
+    mount = lab_mount(config=config)
+    secrets = lab_secrets(ssh_key=STATE / "id_ed25519")
+    private_key, ceph_key = secrets["swarm-ceph:sshPrivateKey"], secrets["swarm-ceph:cephClientKey"]
+    assert ceph_health(lab_nodes[0][1]) == "HEALTH_OK"
+    _check(_vm_sh("net-up"), "vm.sh net-up")  # again, now that the container lab runs: the labs' routes
+    started = time.monotonic()
+    _check(_vm_sh("images", *(vm.name for vm in vms), timeout=900), "vm.sh images")
+    _timed("lab images loaded into the VMs", started)
+    project = Project(tmp_path)
+    project.stack("vmlab", config["config"], secrets)
+    page = (project.root / "stacks/nginx/html/index.html").read_text()
+
+    started = time.monotonic()
+    ran = project.up()
+    _timed(f"pulumi up on {len(vms)} VMs to the page served", started)
+    expected = run_program(*with_secrets(config["config"]), stack="vmlab").resources
+    assert list(ran) == ["create"] and len(ran["create"]) == len(expected) + 1  # and the Stack
+    nodes = vms[0].out("sudo -n docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'")
+    assert sorted(line.split() for line in nodes.splitlines()) == [
+        ["swarm-vm1", "Ready", "Leader"],
+        ["swarm-vm2", "Ready"],
+        ["swarm-vm3", "Ready"],
+    ]
+    for vm in vms:
+        assert fetch(vm.ip, PORT, timeout=10) == page, vm.name
+        assert vm.out(f"awk '$2 == \"{mount.point}\"' /etc/fstab") == mount.fstab
+        assert vm.out(f"findmnt -n -o FSTYPE {mount.point}") == "ceph"  # the kernel client, not ceph-fuse
+        assert vm.out(f"sudo -n stat -c '%a %U' {mount.key_file}") == "600 root"
+        assert vm.out(f"ls {mount.point}/.swarm-ceph/io").split() == [n for n, _, _ in NODES], vm.name
+        web = vm.out(f"sudo -n docker ps -q -f label=com.docker.swarm.service.name={SERVICE}")
+        assert vm.out(f"sudo -n docker exec {web} stat -f -c %T /usr/share/nginx/html") == "ceph", vm.name
+        assert ceph_key not in vm.out("sudo -n cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '")
+
+    assert list(project.up("--expect-no-changes")) == ["same"]
+
+    started = time.monotonic()
+    ran = project.destroy()
+    _timed(f"pulumi destroy on {len(vms)} VMs", started)
+    assert list(ran) == ["delete"] and len(ran["delete"]) == len(expected) + 1
+    for vm in vms:
+        assert _swarm_state(vm) == "inactive", vm.name
+        with pytest.raises(OSError):
+            fetch(vm.ip, PORT, timeout=2)
+        assert vm.out(f"findmnt -n -o FSTYPE -T {mount.point} || true") != "ceph"
+        assert vm.out(f"awk '$2 == \"{mount.point}\"' /etc/fstab") == ""
+        assert vm.out(f"sudo -n ls {mount.key_file} {mount.conf_file} 2>/dev/null || true") == ""
+    assert [r["type"] for r in project.resources()] == []
+    transcript = "\n".join(project.transcript)
+    for secret in (private_key.strip(), ceph_key):
+        assert secret not in transcript
+        assert project.files_containing(secret) == []

@@ -47,6 +47,12 @@ SSH_USER = SshConfig().user  # the program's default SSH user (ssh.user)
 TEMPLATE_NAME = TemplateConfig().name  # the program's default template.name
 REPO_PORT = 8077  # the lab's apt repository: http://VM_LAB_GATEWAY:REPO_PORT/ (lab/vm/vm.sh VMLAB_REPO_PORT)
 REPO_URL = f"http://{VM_LAB_GATEWAY}:{REPO_PORT}/"
+# The VM lab's nodes, booted from the sealed template (the lab stack `vmlab` in lab/stack_config.py lists them).
+VM_LAB_NODES = [
+    ("swarm-vm1", "10.77.2.11", "manager"),
+    ("swarm-vm2", "10.77.2.12", "worker"),
+    ("swarm-vm3", "10.77.2.13", "worker"),
+]
 SUITE = "bookworm"
 # What the lab's template is made for: storage cephfs with the kernel client (ceph-common), Debian's docker.io.
 STORAGE, CEPH_CLIENT, DOCKER = "cephfs", "kernel", "debian"

@@ -2,8 +2,10 @@
 # lab/vm/vm.sh: the VM lab's real Debian VMs (QEMU, software emulation), booted with the cloud-init user-data the
 # program renders for its Proxmox clones. See lab/vm/README.md.
 #
-#   lab/vm/vm.sh net-up              the network namespace, its bridge (10.77.2.1/24), the local apt repository
-#                                    served on http://10.77.2.1:8077/ (once lab/vm/image.sh has built it)
+#   lab/vm/vm.sh net-up              the network namespace, its bridge (10.77.2.1/24), its link to this host (the
+#                                    engine reaches the VMs; the VMs reach the container lab's Ceph, 10.77.1.0/24,
+#                                    and nothing else), the local apt repository served on http://10.77.2.1:8077/
+#                                    (once lab/vm/image.sh has built it)
 #   lab/vm/vm.sh template NAME IP    the template path, for real: boot NAME from the base image with the
 #                                    template's user-data, wait-ready.sh, template-seal.sh (the program's scripts,
 #                                    sent as the program sends them), wait until it has powered off; its disk is
@@ -13,6 +15,8 @@
 #                                    an overlay of TEMPLATE's sealed disk, else of the base image; net-up if needed)
 #   lab/vm/vm.sh wait NAME [SECS]    wait until SSH answers (pinned host key) and cloud-init is done
 #   lab/vm/vm.sh ssh NAME [CMD...]   ssh to NAME as the lab user, its host key pinned
+#   lab/vm/vm.sh images NAME...      the container lab's app images (lab/lab.sh build) loaded into each VM's Docker
+#                                    (no registry: the lab stack's resolveImage is never, as in the container lab)
 #   lab/vm/vm.sh stop NAME           power NAME off (kills QEMU), keeps its disks
 #   lab/vm/vm.sh status              VMs and whether they run
 #   lab/vm/vm.sh down                every VM off, the repository's server, taps, bridge, namespace and run dirs
@@ -21,7 +25,9 @@
 # Every VM: a qcow2 overlay on the base image (lab/vm/image.sh), a second empty virtio disk (/dev/vdb), a NoCloud
 # seed (lab/vm/seed.py) on the IDE CD-ROM, a virtio NIC on a tap in the lab's bridge, the QEMU guest agent's
 # virtio-serial port on a unix socket in its run dir, the serial console in its run dir's serial.log. The lab's
-# network namespace has no route out: the VMs reach only the bridge (and each other).
+# network namespace has no default route: a veth link to this host (10.77.3.0/30) carries the VM lab's subnet and
+# the container lab's (its Ceph cluster), nothing else; the host routes the VM subnet into it and lets Docker's
+# FORWARD chain pass traffic between the two labs' subnets only.
 set -euo pipefail
 
 # ---------------------------------------------------------------- settings --
@@ -32,10 +38,17 @@ VMLAB_MEMORY_MB=${VMLAB_MEMORY_MB:-1024}
 VMLAB_SMP=${VMLAB_SMP:-2}
 VMLAB_DISK_SIZE=${VMLAB_DISK_SIZE:-8G}       # the boot disk (cloud-init's growpart grows the root to it)
 VMLAB_DATA_DISK_SIZE=${VMLAB_DATA_DISK_SIZE:-4G}  # the second, empty disk (sparse), as the Ceph disk would be
-VMLAB_MAX_VMS=${VMLAB_MAX_VMS:-1}            # 2 host cores: one VM at a time unless told otherwise
+VMLAB_MAX_VMS=${VMLAB_MAX_VMS:-3}            # a template or three nodes at a time (2 host cores)
 VMLAB_NICE=${VMLAB_NICE:-10}
 VMLAB_REPO_PORT=8077                         # lab/vm/seed.py REPO_PORT
 VMLAB_GATEWAY=${VMLAB_GATEWAY_CIDR%/*}
+VMLAB_CIDR=10.77.2.0/24
+VMLAB_HOST_LINK=vmlab0                       # the host's end of the link into the namespace
+VMLAB_NS_LINK=uplink                         # its end in the namespace
+VMLAB_LINK_HOST=10.77.3.1                    # a /30 of the link's own
+VMLAB_LINK_NS=10.77.3.2
+CONTAINER_LAB_CIDR=10.77.1.0/24              # lab/lab.sh LAB_SUBNET: the container lab's Ceph cluster
+VMLAB_LOAD_IMAGES=${VMLAB_LOAD_IMAGES:-swarm-ceph-lab/nginx}  # built by lab/lab.sh build
 # The program's timeouts: wait-ready.sh (components/nodes.py READY_TIMEOUT_S), the wait for the power-off
 # (template-convert.sh's timeout, 600 s); template-seal.sh's come from the program (seed.py seal-args).
 READY_TIMEOUT_S=900
@@ -132,7 +145,7 @@ repo_pid() { # prints the pid of the repository's HTTP server if it runs
 repo_answers() { in_ns timeout 2 bash -c "exec 3<>/dev/tcp/$VMLAB_GATEWAY/$VMLAB_REPO_PORT" 2>/dev/null; }
 
 serve_repo() { # the local apt repository over HTTP on the bridge, inside the namespace (idempotent)
-    local repo python deadline
+    local repo python deadline server
     repo=$("$VM_SRC/image.sh" repo-path)
     if [[ ! -f $repo/dists/bookworm/Release ]]; then
         log "no apt repository built yet ($repo): lab/vm/image.sh builds it"
@@ -144,10 +157,12 @@ serve_repo() { # the local apt repository over HTTP on the bridge, inside the na
     # Not through in_ns (a function: & would fork a subshell): ip and nice exec, so $! is the server's pid.
     ip netns exec "$VMLAB_NETNS" nice -n "$VMLAB_NICE" "$python" -m http.server --bind "$VMLAB_GATEWAY" "$VMLAB_REPO_PORT" \
         --directory "$repo" </dev/null >"$VMLAB_RUN/.repo-http.log" 2>&1 &
-    printf '%s\n' "$!" >"$REPO_PIDFILE"
+    server=$!
+    printf '%s\n' "$server" >"$REPO_PIDFILE"
     deadline=$((SECONDS + 15))
     until repo_answers; do
-        repo_pid >/dev/null || die "the repository's server died: $(tail -5 "$VMLAB_RUN/.repo-http.log")"
+        # alive, not repo_pid: until the forked shell has exec'd the server, its command line is vm.sh's own
+        kill -0 "$server" 2>/dev/null || die "the repository's server died: $(tail -5 "$VMLAB_RUN/.repo-http.log")"
         ((SECONDS < deadline)) || die "the repository's server does not answer on $VMLAB_GATEWAY:$VMLAB_REPO_PORT"
         sleep 0.2
     done
@@ -177,7 +192,49 @@ cmd_net_up() {
     fi
     ip -n "$VMLAB_NETNS" addr replace "$VMLAB_GATEWAY_CIDR" dev "$VMLAB_BRIDGE"
     ip -n "$VMLAB_NETNS" link set "$VMLAB_BRIDGE" up
+    link_up
     serve_repo
+}
+
+# The forwarding rules between the two labs' subnets, for Docker's FORWARD chain (policy DROP): DOCKER-USER is the
+# chain Docker leaves to its users. Without Docker running there is no such chain and nothing to open.
+forward_rules() {
+    printf '%s\n' "-i $VMLAB_HOST_LINK -s $VMLAB_CIDR -d $CONTAINER_LAB_CIDR -j ACCEPT" \
+        "-o $VMLAB_HOST_LINK -s $CONTAINER_LAB_CIDR -d $VMLAB_CIDR -j ACCEPT"
+}
+
+link_up() { # the veth link host <-> namespace, the routes through it, forwarding between the labs (idempotent)
+    local rule rules
+    if ! ip link show "$VMLAB_HOST_LINK" >/dev/null 2>&1; then
+        ip link add "$VMLAB_HOST_LINK" type veth peer name "$VMLAB_NS_LINK" netns "$VMLAB_NETNS"
+    fi
+    ip addr replace "$VMLAB_LINK_HOST/30" dev "$VMLAB_HOST_LINK"
+    ip link set "$VMLAB_HOST_LINK" up
+    ip -n "$VMLAB_NETNS" addr replace "$VMLAB_LINK_NS/30" dev "$VMLAB_NS_LINK"
+    ip -n "$VMLAB_NETNS" link set "$VMLAB_NS_LINK" up
+    ip route replace "$VMLAB_CIDR" via "$VMLAB_LINK_NS" dev "$VMLAB_HOST_LINK"
+    ip -n "$VMLAB_NETNS" route replace "$CONTAINER_LAB_CIDR" via "$VMLAB_LINK_HOST" dev "$VMLAB_NS_LINK"
+    in_ns sysctl -qw net.ipv4.ip_forward=1  # the namespace's own setting: it routes between bridge and link
+    if command -v iptables >/dev/null 2>&1 && iptables -n -L DOCKER-USER >/dev/null 2>&1; then
+        mapfile -t rules < <(forward_rules)
+        for rule in "${rules[@]}"; do
+            # shellcheck disable=SC2086  # a rule is words
+            iptables -C DOCKER-USER $rule 2>/dev/null || iptables -I DOCKER-USER $rule
+        done
+    fi
+}
+
+link_down() {
+    local rule rules
+    if command -v iptables >/dev/null 2>&1 && iptables -n -L DOCKER-USER >/dev/null 2>&1; then
+        mapfile -t rules < <(forward_rules)
+        for rule in "${rules[@]}"; do
+            # shellcheck disable=SC2086
+            while iptables -D DOCKER-USER $rule 2>/dev/null; do :; done
+        done
+    fi
+    ip route del "$VMLAB_CIDR" 2>/dev/null || true
+    if ip link show "$VMLAB_HOST_LINK" >/dev/null 2>&1; then ip link del "$VMLAB_HOST_LINK"; fi  # its peer too
 }
 
 template_disk() { # template_disk TEMPLATE: the sealed disk of TEMPLATE (vm.sh template), or die
@@ -315,6 +372,7 @@ save_evidence() { # save_evidence NAME: what the template's first boot did, kept
     ev=$(run_dir "$name")/evidence
     mkdir -p "$ev"
     cmd_ssh "$name" cat /etc/machine-id >"$ev/machine-id"
+    cmd_ssh "$name" sudo -n docker info --format '{{.ID}}' >"$ev/docker-engine-id"
     cmd_ssh "$name" cloud-init status --format json >"$ev/cloud-init-status.json" || true  # non-zero on errors
     cmd_ssh "$name" sudo -n cat /var/log/cloud-init-output.log >"$ev/cloud-init-output.log"
     cmd_ssh "$name" sudo -n cat /var/log/cloud-init.log >"$ev/cloud-init.log"
@@ -397,6 +455,27 @@ stop_vm() { # stop_vm NAME: QEMU off (TERM, then KILL after 10 s), its tap gone
     fi
 }
 
+cmd_images() { # images NAME...: VMLAB_LOAD_IMAGES from this host's Docker into each VM's, one VM at a time
+    # (three loads at once under software emulation took longer than one after the other: 144-211 s against 108 s)
+    (($# >= 1)) || die "usage: vm.sh images NAME..."
+    local image name start
+    for image in $VMLAB_LOAD_IMAGES; do
+        docker image inspect "$image" >/dev/null 2>&1 || die "no image $image on this host: lab/lab.sh build makes it"
+    done
+    for name in "$@"; do
+        vm_ip "$name" >/dev/null
+        for image in $VMLAB_LOAD_IMAGES; do
+            if cmd_ssh "$name" sudo -n docker image inspect "$image" >/dev/null 2>&1; then
+                log "$name: $image loaded already"
+                continue
+            fi
+            start=$SECONDS
+            docker save "$image" | cmd_ssh "$name" sudo -n docker load >/dev/null || die "$name: loading $image failed"
+            log "$name: $image loaded in $((SECONDS - start)) s"
+        done
+    done
+}
+
 cmd_stop() {
     (($# == 1)) || die "usage: vm.sh stop NAME"
     valid_name "$1"
@@ -423,6 +502,7 @@ cmd_down() {
         done
         rm -rf "$VMLAB_RUN"
     fi
+    link_down
     if netns_exists; then
         ip netns del "$VMLAB_NETNS"  # takes the bridge and any tap left with it
         log "namespace $VMLAB_NETNS removed"
@@ -438,6 +518,7 @@ main() {
         template) cmd_template "$@" ;;
         wait) cmd_wait "$@" ;;
         ssh) cmd_ssh "$@" ;;
+        images) cmd_images "$@" ;;
         stop) cmd_stop "$@" ;;
         status) cmd_status ;;
         down) cmd_down ;;
