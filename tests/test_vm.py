@@ -1,15 +1,17 @@
-"""The VM lab (lab/vm): the program's template path and a node cloned from it, on real Debian VMs (QEMU, software
-emulation), one VM at a time.
+"""The VM lab (lab/vm): the program's template path, three nodes cloned from it, and the program on them under the
+real Pulumi engine, on real Debian VMs (QEMU, software emulation).
 
 The module fixture builds (or reuses) the base image, the stand-in for Debian's genericcloud image, and the local
 apt repository; runs the template path for real (lab/vm/vm.sh template): a VM from the base image with the template
 user-data the program renders (cloudinit.render.template_user_data, plus the lab's docker="debian" and its local
 repository as the only apt source), cloud-init installs the template's packages from that repository, the program's
-wait-ready.sh and template-seal.sh run as the program sends them, the VM powers off; then boots one node from the
-sealed template with the program's node user-data (node_user_data, through lab/vm/seed.py). The tests check what the
-template's first boot installed, the seal (on the sealed disk itself, offline), and on the node: the login, the
-pinned SSH host key, the identity and network, the guest agent, the second disk, cloud-init's own verdict, Docker,
-the CephFS kernel client and the program's own readiness step.
+wait-ready.sh and template-seal.sh run as the program sends them, the VM powers off; then boots three nodes together
+from the sealed template, each with the program's node user-data (node_user_data, through lab/vm/seed.py). The
+tests check what the template's first boot installed, the seal (on the sealed disk itself, offline), and on the
+first node: the login, the pinned SSH host key, the identity and network, the guest agent, the second disk,
+cloud-init's own verdict, Docker, the CephFS kernel client and the program's own readiness step; each clone's own
+Docker engine ID; then `pulumi up` of the `vmlab` stack on the three (hosts mode, the kernel CephFS client on the
+container lab's Ceph, which the session's lab fixture brings up), a no-op `up` and `destroy`.
 
 Needs root, and the tools scripts/setup.sh installs (qemu-system-x86, qemu-utils, cloud-image-utils, mmdebstrap,
 extlinux, syslinux-common, fdisk, dpkg-dev): a missing one fails the tests (it does not skip them).
