@@ -65,7 +65,7 @@ def failover(page: str) -> dict:
     latencies.sort()
     return {
         "requests": len(latencies),
-        "failed": failures,
+        "failed": len(failures),
         "p50 ms": 1000 * statistics.median(latencies),
         "p99 ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
         "node Down after s": times.get("down"),

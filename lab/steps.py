@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -103,18 +104,24 @@ def running_on(manager_ip: str, service: str) -> list[str]:
     return sorted(t.split()[0] for t in out.splitlines() if " Running" in t)
 
 
-def request_loop(ips: list[str], port: int, page: str, seconds: float, between=None) -> tuple[list[float], int]:
-    """Fetch the page from every address in turn for ``seconds``; returns (latencies, failed requests). A request
-    fails when it errors or returns anything but ``page``. ``between()`` runs after each round."""
-    latencies, failures = [], 0
+def request_loop(
+    ips: list[str], port: int, page: str, seconds: float, between=None, stop: threading.Event | None = None
+) -> tuple[list[float], list[str]]:
+    """Fetch the page from every address in turn for ``seconds`` (or until ``stop`` is set); returns (latencies,
+    failed requests, each as "ADDRESS at SECONDS: WHY"). A request fails when it errors or returns anything but
+    ``page``. ``between()`` runs after each round."""
+    latencies: list[float] = []
+    failures: list[str] = []
     started = time.monotonic()
-    while time.monotonic() - started < seconds:
+    while time.monotonic() - started < seconds and not (stop and stop.is_set()):
         for ip in ips:
             t = time.monotonic()
             try:
-                failures += fetch(ip, port) != page
-            except OSError:
-                failures += 1
+                why = "" if fetch(ip, port) == page else "another page"
+            except OSError as error:
+                why = repr(error)
+            if why:
+                failures.append(f"{ip} at {t - started:.1f} s: {why}")
             latencies.append(time.monotonic() - t)
         if between is not None:
             between()
@@ -207,3 +214,4 @@ def stateful_failover(manager_ip: str, ips: dict[str, str], service: str, on_sur
     finally:
         subprocess.run(["docker", "start", first], check=True, capture_output=True)
     return {"from": first, "to": second, **times}
+

@@ -115,7 +115,7 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
     subprocess.run(["docker", "stop", "-t", "1", WORKER2[0]], check=True, capture_output=True)
     try:
         latencies, failures = request_loop([MASTER[1], WORKER1[1]], STACK.published_port, PAGE, 20)
-        assert len(latencies) > 20 and failures == 0, f"{failures}/{len(latencies)} requests failed during failover"
+        assert len(latencies) > 20 and not failures, f"{len(failures)}/{len(latencies)} failed in failover: {failures}"
         eventually(lambda: node_state(MASTER[1], WORKER2[0]) == "down", 60, "the stopped node to be Down")
         eventually(
             lambda: running_on(MASTER[1], f"{STACK.name}_web") == sorted([MASTER[0], WORKER1[0]]),

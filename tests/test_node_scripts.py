@@ -6,10 +6,12 @@ Each step runs twice: the second run must change nothing."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -322,6 +324,28 @@ def test_stack_deploy_without_data_dir_creates_no_directory(tmp_path):
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "stacks", "docker"])
     assert not Path("/nonexistent").exists()
+
+
+def test_stack_page_put_writes_only_a_changed_page(tmp_path):
+    """A rerun with the same page (the leader moved, the step updated in place) writes nothing to the shared storage:
+    the file keeps its inode and no temporary file is made; a changed page, or a wrong mode, is written again."""
+    html = tmp_path / "html"
+    sha = hashlib.sha256(b"<p>one</p>\n").hexdigest()
+    assert ok("stack-page.sh", "put", html, state=tmp_path, stdin="<p>one</p>\n") == f"{sha}\n"
+    page = html / "index.html"
+    inode, changed = page.stat().st_ino, html.stat().st_mtime_ns
+    time.sleep(0.01)  # a write (a temporary file, a rename) would change the directory's mtime
+    assert ok("stack-page.sh", "put", html, state=tmp_path, stdin="<p>one</p>\n") == f"{sha}\n"
+    assert page.stat().st_ino == inode and html.stat().st_mtime_ns == changed
+    page.chmod(0o600)
+    assert ok("stack-page.sh", "put", html, state=tmp_path, stdin="<p>one</p>\n") == f"{sha}\n"
+    assert page.stat().st_mode & 0o777 == 0o644 and page.stat().st_ino != inode
+    two = hashlib.sha256(b"<p>two</p>\n").hexdigest()
+    assert ok("stack-page.sh", "put", html, state=tmp_path, stdin="<p>two</p>\n") == f"{two}\n"
+    assert page.read_text() == "<p>two</p>\n" and os.listdir(html) == ["index.html"]
+    for _ in range(2):
+        assert ok("stack-page.sh", "remove", html, state=tmp_path) == "removed\n"
+    assert not html.exists()
 
 
 def swarm_node(docker: Path, name: str, availability: str = "active", **labels: str) -> Path:
