@@ -128,6 +128,12 @@ class Project:
         """The stack's state, as `pulumi stack export` gives it."""
         return json.loads(self.ok("stack", "export").stdout)["deployment"].get("resources") or []
 
+    def leaks(self, secret: str) -> list[str]:
+        """Where ``secret`` shows: "the engine's output" (anything it printed so far), then each file of the project
+        copy and its state backend that holds it. Empty when it shows nowhere."""
+        printed = ["the engine's output"] if any(secret in text for text in self.transcript) else []
+        return printed + [str(path) for path in self.files_containing(secret)]
+
     def files_containing(self, needle: str) -> list[Path]:
         """Every file of the project copy and its state backend whose bytes contain ``needle``."""
         roots = [self.state, *(p for p in self.root.iterdir() if p.name != ".venv")]

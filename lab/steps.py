@@ -11,9 +11,11 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from components.scripts import script_command
+from lab.stack_config import LabMount
 
 PROJECT = Path(__file__).resolve().parent.parent
 KEY = PROJECT / ".lab/id_ed25519"
@@ -215,3 +217,22 @@ def stateful_failover(manager_ip: str, ips: dict[str, str], service: str, on_sur
         subprocess.run(["docker", "start", first], check=True, capture_output=True)
     return {"from": first, "to": second, **times}
 
+
+def assert_mounted(run: Callable[[str], str], mount: LabMount, key: str, fstype: str) -> None:
+    """The program's CephFS mount on a node (``run(command)``: its stdout as root, stripped): its fstab line (the
+    only one for the mount point), the key in a 0600 root file and in no process's command line, the client
+    config, the mount of type ``fstype`` (fuse.ceph-fuse, or ceph for the kernel client)."""
+    assert run(f"awk '$2 == \"{mount.point}\"' /etc/fstab") == mount.fstab
+    assert run(f"stat -c '%a %U' {mount.key_file}") == "600 root"
+    assert run(f"cat {mount.key_file}") == key
+    assert run(f"cat {mount.conf_file}") == mount.conf.strip()
+    assert run(f"findmnt -n -o FSTYPE {mount.point}") == fstype
+    assert key not in run("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '")
+
+
+def assert_unmounted(run: Callable[[str], str], mount: LabMount, fstype: str) -> None:
+    """What destroy leaves on a node: no mount of type ``fstype``, no fstab line, neither key file nor client
+    config."""
+    assert run(f"findmnt -n -o FSTYPE -T {mount.point} || true") != fstype
+    assert run(f"awk '$2 == \"{mount.point}\"' /etc/fstab") == ""
+    assert run(f"ls {mount.key_file} {mount.conf_file} 2>/dev/null || true") == ""
