@@ -160,7 +160,7 @@ def lab_mount(size: int | None = None, config: dict | None = None) -> LabMount:
 
 def lab_secrets(ssh_key: Path = LAB_STATE / "id_ed25519") -> dict[str, str]:
     """The lab stack's secrets, as lab/lab.sh up left them: the SSH key and the Ceph client's key. The vmlab stack
-    logs in with the VM lab's key (ssh_key: .vmlab/id_ed25519)."""
+    logs in with the VM lab's key (ssh_key: lab/vm/seed.py LAB_KEY)."""
     return {
         "swarm-ceph:sshPrivateKey": ssh_key.read_text(),
         "swarm-ceph:cephClientKey": (LAB_STATE / "ceph/client.key").read_text().strip(),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -47,6 +48,9 @@ SSH_USER = SshConfig().user  # the program's default SSH user (ssh.user)
 TEMPLATE_NAME = TemplateConfig().name  # the program's default template.name
 REPO_PORT = 8077  # the lab's apt repository: http://VM_LAB_GATEWAY:REPO_PORT/ (lab/vm/vm.sh VMLAB_REPO_PORT)
 REPO_URL = f"http://{VM_LAB_GATEWAY}:{REPO_PORT}/"
+# The lab's SSH key (lab/vm/vm.sh VMLAB_KEY): one per machine, in the cache with the templates sealed for it, so that
+# a clean clone reuses them.
+LAB_KEY = Path(os.environ.get("SWARM_CEPH_CACHE", Path.home() / ".cache/swarm-ceph")) / "vm" / "id_ed25519"
 # The VM lab's nodes, booted from the sealed template (the lab stack `vmlab` in lab/stack_config.py lists them).
 VM_LAB_NODES = [
     ("swarm-vm1", "10.77.2.11", "manager"),

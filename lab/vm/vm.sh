@@ -9,7 +9,9 @@
 #   lab/vm/vm.sh template NAME IP    the template path, for real: boot NAME from the base image with the
 #                                    template's user-data, wait-ready.sh, template-seal.sh (the program's scripts,
 #                                    sent as the program sends them), wait until it has powered off; its disk is
-#                                    then the sealed template ("converted": read-only)
+#                                    then the sealed template ("converted": read-only); kept in the cache
+#                                    (~/.cache/swarm-ceph/vm/IMAGE/templates/RECIPE) and reused from there while
+#                                    its recipe is the same (base image, seed, the program's scripts, this script)
 #   lab/vm/vm.sh boot NAME IP [TEMPLATE]
 #                                    start VM NAME at IP (creates its disks and seed the first time; its disk is
 #                                    an overlay of TEMPLATE's sealed disk, else of the base image; net-up if needed)
@@ -20,7 +22,7 @@
 #   lab/vm/vm.sh stop NAME           power NAME off (kills QEMU), keeps its disks
 #   lab/vm/vm.sh status              VMs and whether they run
 #   lab/vm/vm.sh down                every VM off, the repository's server, taps, bridge, namespace and run dirs
-#                                    gone (the lab key stays)
+#                                    gone (the lab key and the cached templates stay, in the cache)
 #
 # Every VM: a qcow2 overlay on the base image (lab/vm/image.sh), a second empty virtio disk (/dev/vdb), a NoCloud
 # seed (lab/vm/seed.py) on the IDE CD-ROM, a virtio NIC on a tap in the lab's bridge, the QEMU guest agent's
@@ -58,7 +60,9 @@ VM_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$VM_SRC/../.." && pwd)
 VMLAB_STATE=${VMLAB_STATE:-$REPO_ROOT/.vmlab}
 VMLAB_RUN=$VMLAB_STATE/run
-VMLAB_KEY=$VMLAB_STATE/id_ed25519
+VM_CACHE=${SWARM_CEPH_CACHE:-$HOME/.cache/swarm-ceph}/vm  # lab/vm/image.sh's
+# The lab's SSH key: one per machine, in the cache with the templates sealed for it (lab/vm/seed.py LAB_KEY).
+VMLAB_KEY=$VM_CACHE/id_ed25519
 REPO_PIDFILE=$VMLAB_RUN/.repo-http.pid
 SSH_USER=debian  # the program's default ssh.user (components/config.py), the one lab/vm/seed.py logs in
 
@@ -114,7 +118,7 @@ running_vms() { # names of the VMs that run
 }
 
 ensure_key() {
-    mkdir -p "$VMLAB_STATE"
+    mkdir -p "$VM_CACHE"
     [[ -f $VMLAB_KEY ]] || ssh-keygen -q -t ed25519 -N '' -C swarm-ceph-vmlab -f "$VMLAB_KEY"
 }
 
@@ -198,13 +202,20 @@ cmd_net_up() {
 
 # The forwarding rules between the two labs' subnets, for Docker's FORWARD chain (policy DROP): DOCKER-USER is the
 # chain Docker leaves to its users. Without Docker running there is no such chain and nothing to open.
-forward_rules() {
-    printf '%s\n' "-i $VMLAB_HOST_LINK -s $VMLAB_CIDR -d $CONTAINER_LAB_CIDR -j ACCEPT" \
-        "-o $VMLAB_HOST_LINK -s $CONTAINER_LAB_CIDR -d $VMLAB_CIDR -j ACCEPT"
+forward_rules() { # forward_rules add|del: each rule once in DOCKER-USER, or none of them
+    local rule
+    command -v iptables >/dev/null 2>&1 && iptables -n -L DOCKER-USER >/dev/null 2>&1 || return 0
+    for rule in "-i $VMLAB_HOST_LINK -s $VMLAB_CIDR -d $CONTAINER_LAB_CIDR -j ACCEPT" \
+        "-o $VMLAB_HOST_LINK -s $CONTAINER_LAB_CIDR -d $VMLAB_CIDR -j ACCEPT"; do
+        # shellcheck disable=SC2086  # a rule is words
+        case $1 in
+            add) iptables -C DOCKER-USER $rule 2>/dev/null || iptables -I DOCKER-USER $rule ;;
+            del) while iptables -D DOCKER-USER $rule 2>/dev/null; do :; done ;;
+        esac
+    done
 }
 
 link_up() { # the veth link host <-> namespace, the routes through it, forwarding between the labs (idempotent)
-    local rule rules
     if ! ip link show "$VMLAB_HOST_LINK" >/dev/null 2>&1; then
         ip link add "$VMLAB_HOST_LINK" type veth peer name "$VMLAB_NS_LINK" netns "$VMLAB_NETNS"
     fi
@@ -215,24 +226,11 @@ link_up() { # the veth link host <-> namespace, the routes through it, forwardin
     ip route replace "$VMLAB_CIDR" via "$VMLAB_LINK_NS" dev "$VMLAB_HOST_LINK"
     ip -n "$VMLAB_NETNS" route replace "$CONTAINER_LAB_CIDR" via "$VMLAB_LINK_HOST" dev "$VMLAB_NS_LINK"
     in_ns sysctl -qw net.ipv4.ip_forward=1  # the namespace's own setting: it routes between bridge and link
-    if command -v iptables >/dev/null 2>&1 && iptables -n -L DOCKER-USER >/dev/null 2>&1; then
-        mapfile -t rules < <(forward_rules)
-        for rule in "${rules[@]}"; do
-            # shellcheck disable=SC2086  # a rule is words
-            iptables -C DOCKER-USER $rule 2>/dev/null || iptables -I DOCKER-USER $rule
-        done
-    fi
+    forward_rules add
 }
 
 link_down() {
-    local rule rules
-    if command -v iptables >/dev/null 2>&1 && iptables -n -L DOCKER-USER >/dev/null 2>&1; then
-        mapfile -t rules < <(forward_rules)
-        for rule in "${rules[@]}"; do
-            # shellcheck disable=SC2086
-            while iptables -D DOCKER-USER $rule 2>/dev/null; do :; done
-        done
-    fi
+    forward_rules del
     ip route del "$VMLAB_CIDR" 2>/dev/null || true
     if ip link show "$VMLAB_HOST_LINK" >/dev/null 2>&1; then ip link del "$VMLAB_HOST_LINK"; fi  # its peer too
 }
@@ -381,9 +379,26 @@ save_evidence() { # save_evidence NAME: what the template's first boot did, kept
     fi
 }
 
-cmd_template() { # template NAME IP: boot, install (cloud-init), wait-ready, seal, power-off, "convert"
+template_recipe() { # template_recipe NAME IP BASE: a hash of what makes the sealed disk: the base image (its
+    # path holds its own recipe's hash), the template's seed, the commands the program sends, this script, QEMU's sizes
+    local tmp sum seal
+    read -ra seal <<<"$(seed_py seal-args)"
+    tmp=$(mktemp -d)
+    seed_py template "$1" "$2" "$(vm_mac "$2")" "$VMLAB_KEY.pub" "$tmp" "http://$VMLAB_GATEWAY:$VMLAB_REPO_PORT/"
+    sum=$({
+        printf '%s\n' "$3" "$VMLAB_MEMORY_MB" "$VMLAB_SMP" "$VMLAB_DISK_SIZE"
+        cat "$tmp/user-data" "$tmp/meta-data" "$tmp/network-config" "${BASH_SOURCE[0]}"
+        seed_py script-command wait-ready.sh "$READY_TIMEOUT_S"
+        seed_py script-command template-seal.sh "${seal[@]}"
+    } | sha256sum)
+    rm -rf "$tmp"
+    printf '%s\n' "${sum:0:16}"
+}
+
+cmd_template() { # template NAME IP: boot, install (cloud-init), wait-ready, seal, power-off, "convert"; a template
+    # sealed before from the same recipe (template_recipe) is reused from the cache, evidence and timings included
     (($# == 2)) || die "usage: vm.sh template NAME IP"
-    local name=$1 ip=$2 dir base start phase
+    local name=$1 ip=$2 dir base start phase cached
     valid_name "$name"
     dir=$(run_dir "$name")
     if [[ -f $dir/sealed ]]; then
@@ -391,6 +406,15 @@ cmd_template() { # template NAME IP: boot, install (cloud-init), wait-ready, sea
         return 0
     fi
     base=$("$VM_SRC/image.sh")
+    ensure_key
+    cached=$(dirname "$base")/templates/$(template_recipe "$name" "$ip" "$base")
+    if [[ -f $cached/sealed ]]; then
+        mkdir -p "$dir"
+        cp -a "$cached/." "$dir/"
+        printf '%s\n' "$cached" >"$dir/cached"
+        log "template $name: reused the sealed template cached for this recipe ($cached)"
+        return 0
+    fi
     start=$SECONDS
     start_vm "$name" "$ip" "$base" template
     : >"$dir/timings"
@@ -415,6 +439,14 @@ cmd_template() { # template NAME IP: boot, install (cloud-init), wait-ready, sea
     rm -f "$dir/seed.iso"
     date -u +%FT%TZ >"$dir/sealed"
     log "template $name: sealed disk $dir/disk.qcow2 (total $((SECONDS - start)) s)"
+    # into the cache: copied whole under a temporary name, then renamed (an interrupted copy is never reused)
+    rm -rf "$cached.tmp"
+    mkdir -p "$cached.tmp"
+    cp -a "$dir/." "$cached.tmp/"
+    rm -rf "$cached"
+    mv "$cached.tmp" "$cached"
+    # one template per base image: those of other recipes go (about 750 MB each)
+    find "${cached%/*}" -mindepth 1 -maxdepth 1 ! -name "${cached##*/}" -exec rm -rf {} +
 }
 
 cmd_wait() { # wait NAME [SECONDS]
