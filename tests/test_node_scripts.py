@@ -390,6 +390,23 @@ def test_swarm_node_apply_sets_availability_and_labels_in_one_guarded_update(tmp
     assert node_spec(node) == ("active", {"ceph": "false"})
 
 
+def test_swarm_node_apply_drain_ends_when_no_task_runs_there(tmp_path):
+    """Swarm stops a drained node's tasks after `docker node update` returns: apply waits until none runs, and fails
+    naming the node when they do not stop within the timeout."""
+    docker = tmp_path / "docker"
+    node = swarm_node(docker, "swarm-worker1")
+    (node / "tasks").write_text("web\n")
+    (node / "stopping").write_text("2\n")  # still Running for two more looks
+    apply = ["apply", "swarm-worker1", 10, "worker", "drain"]
+    assert ok("swarm-node.sh", *apply, state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker)) == "ready\n"
+    assert (node / "stopping").read_text().strip() == "0"  # it looked until the task had stopped
+    (node / "stopping").write_text("1000\n")
+    stuck = run(
+        "swarm-node.sh", "apply", "swarm-worker1", 1, "worker", "drain", state=tmp_path, FAKE_DOCKER_STATE=str(docker)
+    )
+    assert stuck.returncode == 1 and "tasks still run on swarm-worker1 1s after it was drained" in stuck.stderr
+
+
 def test_swarm_node_apply_promotes_and_demotes_by_role_alone(tmp_path):
     """A role change in config (worker <-> manager) is one `docker node update --role`, and nothing else moves."""
     docker = tmp_path / "docker"
@@ -424,9 +441,9 @@ def test_swarm_node_remove_drains_a_ready_node_first_and_never_waits_for_a_down_
     (docker / "out-of-sequence").write_text("2\n")  # two writes race with another change of the node: tried again
     for _ in range(2):
         for host in ("swarm-worker1", "swarm-manager3"):
-            assert ok("swarm-node.sh", "remove", host, 10, state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker)) == (
-                "removed\n"
-            )
+            done = run("swarm-node.sh", "remove", host, 10, state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker))
+            assert done.returncode == 0 and done.stdout == "removed\n", done.stderr
+            assert "tasks still run" not in done.stderr  # the drained node's tasks were seen to stop
     assert calls(docker) == [
         "node update --availability drain swarm-worker1",
         "node rm --force swarm-worker1",

@@ -2,7 +2,9 @@
 # swarm-node.sh apply HOSTNAME TIMEOUT_S ROLE AVAILABILITY [KEY=VALUE...]: on a manager, wait until the node is
 #   Ready, make its role ROLE (manager or worker: promote or demote), its labels exactly the given set (labels are
 #   managed here: others are removed) and its availability AVAILABILITY (active, pause or drain). Only what differs
-#   changes, in one `docker node update`.
+#   changes, in one `docker node update`. A drained node is waited for (at most TIMEOUT_S) until none of its tasks
+#   runs: Swarm stops them after the update has returned, so the `pulumi up` that drains a node ends with the node
+#   serving nothing (ready for maintenance).
 # swarm-node.sh remove HOSTNAME [TIMEOUT_S]: on a manager, drain the node if it is Ready and wait (at most TIMEOUT_S)
 #   until none of its tasks runs (Swarm schedules them on the other nodes); then demote it if it is a manager and
 #   remove it from the Swarm. A node that is Down (lost for good) is not waited for.
@@ -37,7 +39,7 @@ is_ready() { [[ $(node_field "$host" '{{.Status.State}}') == ready ]]; }
 demoted() { [[ -z $(node_field "$host" '{{if .ManagerStatus}}member{{end}}') ]]; }
 drained() {
   local states
-  states=$(docker node ps "$host" --format '{{.CurrentState}}') || return 1
+  states=$(docker node ps --format '{{.CurrentState}}' "$host") || return 1
   [[ $states != *Running* ]]
 }
 
@@ -72,6 +74,9 @@ case $action in
     done < <(node_field "$host" "$labels_template")
     if ((${#changes[@]})); then
       node_cmd update "${changes[@]}" "$host"
+    fi
+    if [[ $availability == drain ]]; then
+      retry "$timeout_s" 1 drained || die "tasks still run on $host ${timeout_s}s after it was drained (docker node ps $host)"
     fi
     echo "ready"
     ;;
