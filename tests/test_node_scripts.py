@@ -505,3 +505,22 @@ def test_wait_ready_accepts_a_degraded_cloud_init_but_not_an_error(tmp_path, rc,
     result = run("wait-ready.sh", 5, state=tmp_path, FAKE_CLOUD_INIT_RC=rc)
     assert (result.returncode == 0) is ok_, result.stderr
     assert words in result.stderr
+
+
+def test_stack_deploy_remove_runs_stack_rm_again_while_the_network_is_in_use(tmp_path):
+    """`docker stack rm` fails when Swarm still holds a task on the stack's network, having removed the services: the
+    remove runs it again until the network is gone too, and names Docker's reason on a timeout."""
+    docker = tmp_path / "docker"
+    deploy = ["deploy", "web", tmp_path / "stacks/web", "never", 10]
+    env = dict(state=docker, FAKE_DOCKER_STATE=str(docker))
+    assert ok("stack-deploy.sh", *deploy, stdin="services: {}\n", **env) == "deployed\n"
+    (docker / "in-use").write_text("2")
+    assert ok("stack-deploy.sh", "remove", "web", 10, **env) == "removed\n"
+    assert (docker / "calls").read_text().splitlines() == ["stack deploy web", *["stack rm web"] * 3]
+    assert not (docker / "network").exists() and (docker / "in-use").read_text().strip() == "0"
+
+    assert ok("stack-deploy.sh", *deploy, stdin="services: {}\n", **env) == "deployed\n"
+    (docker / "in-use").write_text("1000")
+    done = run("stack-deploy.sh", "remove", "web", 3, **env)
+    assert done.returncode == 1 and "stack web was not gone within 3s" in done.stderr, done.stderr
+    assert "network net1 is in use by task task1" in done.stderr

@@ -63,13 +63,18 @@ case $action in
     ;;
   remove)
     timeout_s=${1:?usage: stack-deploy.sh remove STACK TIMEOUT_S}
-    if [[ -n $(docker service ls "${stack_filter[@]}" -q 2>/dev/null) ]]; then
-      docker stack rm "$stack" >/dev/null
-    fi
+    # `docker stack rm` removes the services, then the networks: a network whose tasks Swarm still holds cannot go yet
+    # ("is in use by task"; seen in the lab when two stacks go at once), and the command fails with the rest done. It
+    # runs again until all are gone.
+    why=""
     gone() {
-      [[ -z $(docker service ls "${stack_filter[@]}" -q) && -z $(docker network ls "${stack_filter[@]}" -q) ]]
+      if [[ -z $(docker service ls "${stack_filter[@]}" -q) && -z $(docker network ls "${stack_filter[@]}" -q) ]]; then
+        return 0
+      fi
+      why=$(docker stack rm "$stack" 2>&1 >/dev/null) || true
+      return 1
     }
-    retry "$timeout_s" 2 gone || die "stack $stack was not gone within ${timeout_s}s"
+    retry "$timeout_s" 2 gone || die "stack $stack was not gone within ${timeout_s}s${why:+: $why}"
     echo "removed"
     ;;
   *) die "unknown action '$action' (deploy|remove)" ;;
