@@ -18,7 +18,8 @@ def prod_run():
 class Lab:
     """The one lab of the session: started at the size a test asks for (a different size means down, then up) and
     taken down at the session's end. Tests on the 5-node lab run after those on the 3-node one (see below), so the
-    lab starts at most twice."""
+    lab starts at most twice, unless a test on it fails: that test's leftovers (a Swarm, a mount, files on CephFS)
+    would fail the next ones, so the lab is taken down and the next test starts a fresh one."""
 
     def __init__(self):
         self.size: int | None = None
@@ -47,16 +48,34 @@ def the_lab():
     running.down()
 
 
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+def _lab_for(the_lab: Lab, request: pytest.FixtureRequest, size: int):
+    yield the_lab.at(size)
+    if request.node.stash.get(_FAILED, False):
+        print(f"\n{request.node.name} failed: the lab goes down, the next test on it starts a fresh one")
+        the_lab.down()
+
+
 @pytest.fixture
-def lab_nodes(the_lab):
+def lab_nodes(the_lab, request):
     """The lab's three Swarm nodes (one manager), from lab/lab.sh up."""
-    return the_lab.at(3)
+    yield from _lab_for(the_lab, request, 3)
 
 
 @pytest.fixture
-def lab5_nodes(the_lab):
+def lab5_nodes(the_lab, request):
     """The 5-node lab (three managers, two workers)."""
-    return the_lab.at(5)
+    yield from _lab_for(the_lab, request, 5)
 
 
 def pytest_collection_modifyitems(items):
