@@ -88,10 +88,13 @@ class Project:
         """``pulumi ARGS`` that must succeed."""
         done = self.pulumi(*args, stdin=stdin)
         if done.returncode != 0:
-            errors = "\n".join(diagnostics(done.stdout, "error"))
+            # the resources that failed on the first line (a test summary shows that one), their errors last (a
+            # truncated log shows its end)
+            errors = diagnostics(done.stdout, "error")
+            failed = ", ".join(dict.fromkeys(e.split(":", 1)[0] for e in errors))
             raise Failed(
-                f"pulumi {' '.join(args)}: rc {done.returncode}\nerrors:\n{errors[-6000:]}\n"
-                f"output:\n{done.stdout[-6000:]}\n{done.stderr[-4000:]}"
+                f"pulumi {' '.join(args)}: rc {done.returncode}, errors on: {failed or 'none reported'}\n"
+                f"output:\n{done.stdout[-4000:]}\n{done.stderr[-3000:]}\nerrors:\n" + "\n".join(errors)[-6000:]
             )
         return done
 
