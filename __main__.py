@@ -6,7 +6,7 @@ import gc
 import pulumi
 
 from components.cephfs import CephFSMount, CephFSMountArgs, SharedPath, SharedPathArgs
-from components.config import ConfigError, load_settings
+from components.config import ConfigError, PublishedPort, load_settings
 from components.docker_stack import (
     DockerStack,
     DockerStackArgs,
@@ -35,9 +35,10 @@ except ConfigError as exc:
 
 private_key = pulumi.Output.secret(settings.secrets.ssh_private_key.get_secret_value())
 stack_name = pulumi.get_stack()
+on_proxmox = settings.infrastructure == "proxmox"  # then a PVE security group guards the nodes' ports
 
 # 1. The hosts.
-if settings.infrastructure == "proxmox":
+if on_proxmox:
     pve = settings.proxmox
     provider = make_provider("proxmox", pve, settings.secrets)
     on_pve = pulumi.ResourceOptions(providers=[provider])
@@ -48,6 +49,7 @@ if settings.infrastructure == "proxmox":
             network=settings.network,
             published_port=settings.stack.published_port,
             microceph=settings.storage.type == "microceph",
+            stack_ports={extra.name: extra.published_ports for extra in settings.stacks if extra.published_ports},
         ),
         on_pve,
     )
@@ -140,6 +142,7 @@ app = DockerStack(
         environment=deploy_environment(settings.stack, storage.root),
         after=after,
         web=WebPage(page=page, nodes=serving_nodes(nodes), published_port=settings.stack.published_port),
+        firewall_ports=[PublishedPort(port=settings.stack.published_port)] if on_proxmox else None,
     ),
 )
 # Further stacks (swarm-ceph:stacks): the same deploy step, each with its directory on the shared storage.
@@ -153,6 +156,7 @@ extra_stacks = [
             compose=extra.compose_path.read_text(),
             environment=extra_environment(extra, storage.root),
             after=after,
+            firewall_ports=extra.published_ports if on_proxmox else None,
         ),
     )
     for extra in settings.stacks

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from .ports import platform_port_use
@@ -193,16 +193,49 @@ class StackConfig(Model):
         return PROJECT_DIR / self.page_file
 
 
+class PublishedPort(Model):
+    """A port a stack publishes on the nodes, opened to the LAN in the PVE security group."""
+
+    port: Port = Field(ge=1, le=65535)
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+    def __str__(self) -> str:
+        return f"{self.port}/{self.protocol}"
+
+
+PUBLISHED_PORT = re.compile(r"^(\d+)(?:/(tcp|udp))?$")
+
+
 class ExtraStackConfig(Model):
     """A further stack (swarm-ceph:stacks[]), e.g. a stateful service: deployed like the web stack, with
     DATA_DIR=<shared root>/<name> (its data on the shared storage, kept when the stack is destroyed) and its
-    ``environment`` for the compose file's interpolation (plain values, visible on the manager: no secrets)."""
+    ``environment`` for the compose file's interpolation (plain values, visible on the manager: no secrets).
+    ``published_ports`` are opened to the LAN in the PVE security group, as the web stack's port is."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     compose_file: str
     environment: dict[str, str] = Field(default_factory=dict)
+    published_ports: list[PublishedPort] = Field(default_factory=list)
     resolve_image: Literal["always", "changed", "never"] = "always"
     deploy_timeout_s: int = Field(default=300, ge=10)
+
+    @field_validator("published_ports", mode="before")
+    @classmethod
+    def _port_shorthand(cls, value: Any) -> Any:
+        """9000 or "9000" is tcp 9000, "5353/udp" udp 5353; {port, protocol} is taken as it is."""
+        if not isinstance(value, list):
+            return value
+        out = []
+        for item in value:
+            if isinstance(item, int) and not isinstance(item, bool):
+                item = {"port": item}
+            elif isinstance(item, str):
+                m = PUBLISHED_PORT.match(item)
+                if not m:
+                    raise ValueError(f"{item!r} is not a port: write 9000, '9000/tcp' or '5353/udp'")
+                item = {"port": int(m[1]), "protocol": m[2] or "tcp"}
+            out.append(item)
+        return out
 
     @property
     def compose_path(self) -> Path:
@@ -571,6 +604,7 @@ def _check_extra_stacks(s: StackSettings) -> list[str]:
     p: list[str] = []
     ns = NAMESPACE
     seen: dict[str, int] = {}
+    published: dict[PublishedPort, str] = {PublishedPort(port=s.stack.published_port): "stack.publishedPort"}
     for i, extra in enumerate(s.stacks):
         key = f"{ns}:stacks[{i}]"
         if extra.name == s.stack.name:
@@ -588,6 +622,7 @@ def _check_extra_stacks(s: StackSettings) -> list[str]:
                 "directory is <shared root>/<name>. Fix: pick another name"
             )
         seen.setdefault(extra.name, i)
+        p += _check_published_ports(s, i, published)
         if not extra.compose_path.is_file():
             p.append(
                 f"{key}.composeFile {extra.compose_file!r} is not a file (looked for {extra.compose_path}; a relative "
@@ -605,6 +640,27 @@ def _check_extra_stacks(s: StackSettings) -> list[str]:
                     f"{key}.environment key {var!r} is not a valid variable name. "
                     "Fix: use upper-case letters, digits and '_', not starting with a digit (e.g. KV_IMAGE)"
                 )
+    return p
+
+
+def _check_published_ports(s: StackSettings, i: int, published: dict[PublishedPort, str]) -> list[str]:
+    """stacks[i].publishedPorts: free ports (not the platform's, not a node's SSH port), each published by one stack
+    (a node's port reaches one service); ``published`` maps the ports seen so far to their key, and grows."""
+    p: list[str] = []
+    ssh_ports = {n.ssh_port: f"nodes[{j}].sshPort" for j, n in reversed(list(enumerate(s.nodes)))}
+    for j, port in enumerate(s.stacks[i].published_ports):
+        key = f"{NAMESPACE}:stacks[{i}].publishedPorts[{j}] {port}"
+        use = platform_port_use(port.port, port.protocol)
+        if use:
+            p.append(f"{key} is a port the platform itself uses: {use}. Fix: publish the stack on a free port")
+        elif port.protocol == "tcp" and port.port in ssh_ports:
+            p.append(f"{key} is also {ssh_ports[port.port]}. Fix: publish the stack on a free port")
+        elif port in published:
+            p.append(
+                f"{key} is also published by {published[port]}: a node's port reaches one service. "
+                "Fix: give every stack its own ports"
+            )
+        published.setdefault(port, f"stacks[{i}].publishedPorts[{j}]")
     return p
 
 

@@ -5,11 +5,13 @@ data directory on the shared storage."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pulumi
+import yaml
 from pydantic import BaseModel, ConfigDict
 
-from .config import DATA_DIR_VAR, ExtraStackConfig, StackConfig
+from .config import DATA_DIR_VAR, ExtraStackConfig, PublishedPort, StackConfig
 from .remote import NodeHandle, run_script
 
 REMOTE_STACKS_DIR = "/opt/swarm-ceph/stacks"
@@ -50,6 +52,57 @@ def read_stack_files(stack: StackConfig) -> tuple[str, str]:
     return stack.compose_path.read_text(), stack.page_path.read_text()
 
 
+_VARIABLE = re.compile(r"\$(?:\$|\{(\w+)(?:(:?[-?])([^}]*))?\}|(\w+))")
+
+
+def interpolate(text: str, environment: list[str]) -> str | None:
+    """``text`` with the compose file's ``$VAR``, ``${VAR}``, ``${VAR:-default}``... filled from ``environment``
+    (VAR=value items) as `docker stack deploy` fills them; None when a variable has neither a value nor a default."""
+    env = dict(item.split("=", 1) for item in environment)
+    unresolved = False
+
+    def fill(m: re.Match) -> str:
+        nonlocal unresolved
+        if m[0] == "$$":
+            return "$"
+        name, op, default = m[1] or m[4], m[2], m[3]
+        value = env.get(name)
+        if value is None or (value == "" and op and op.startswith(":")):
+            if op in ("-", ":-"):
+                return default
+            unresolved = True
+            return ""
+        return value
+
+    out = _VARIABLE.sub(fill, text)
+    return None if unresolved else out
+
+
+def compose_published_ports(compose: str, environment: list[str]) -> list[PublishedPort]:
+    """The ports a compose file publishes on the nodes (long and short syntax, ranges expanded), as far as they can
+    be read before the deploy: an entry whose published port is random or not resolvable is left out."""
+    found: list[PublishedPort] = []
+    services = (yaml.safe_load(compose) or {}).get("services") or {}
+    for service in services.values():
+        for entry in (service or {}).get("ports") or []:
+            if isinstance(entry, dict):
+                published = entry.get("published")
+                text = None if published is None else interpolate(str(published), environment)
+                protocol = interpolate(str(entry.get("protocol", "tcp")), environment)
+            elif isinstance(entry, str) and (filled := interpolate(entry, environment)) is not None:
+                spec, _, protocol = filled.partition("/")  # [IP:]PUBLISHED:TARGET[/PROTOCOL]
+                parts = spec.rsplit(":", 2)
+                text, protocol = (parts[-2] if len(parts) > 1 else None), protocol or "tcp"
+            else:
+                continue  # a bare container port (Swarm picks the published one), or not resolvable
+            span = re.fullmatch(r"(\d+)(?:-(\d+))?", text.strip()) if text else None
+            if span is None or protocol not in ("tcp", "udp"):
+                continue
+            low, high = int(span[1]), int(span[2] or span[1])
+            found += [PublishedPort(port=port, protocol=protocol) for port in range(low, min(high, 65535) + 1)]
+    return list(dict.fromkeys(found))
+
+
 def serving_nodes(nodes: list[NodeHandle]) -> list[NodeHandle]:
     """The nodes that run a task of the web stack (a global service), so that its page is checked and listed there:
     every node but the drained ones (Swarm moves their tasks away; they stay in the Swarm with their mount). A
@@ -77,12 +130,16 @@ class DockerStackArgs(BaseModel):
     environment: list[str]  # VAR=value for the compose file's interpolation (deploy_environment, extra_environment)
     after: list  # pulumi.Resource: the Swarm is complete and the storage is mounted and checked on every node
     web: WebPage | None = None  # the web stack only
+    # The ports the PVE security group opens to the LAN for this stack; None without one (infrastructure: hosts).
+    firewall_ports: list[PublishedPort] | None = None
 
 
 class DockerStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: DockerStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swarm-ceph:index:DockerStack", name, None, opts)
         st, web = args.stack, args.web
+        if args.firewall_ports is not None:
+            _warn_closed_ports(self, name, args, args.firewall_ports)
         self.page = None
         if web is not None:
             self.page = run_script(
@@ -137,3 +194,19 @@ class DockerStack(pulumi.ComponentResource):
                 for n, url in zip(web.nodes, self.urls, strict=True)
             }
         self.register_outputs({"urls": self.urls})
+
+
+def _warn_closed_ports(stack: DockerStack, name: str, args: DockerStackArgs, opened: list[PublishedPort]) -> None:
+    """A warning when the compose file publishes a port the PVE security group keeps closed to the LAN."""
+    closed = [p for p in compose_published_ports(args.compose, args.environment) if p not in opened]
+    if not closed:
+        return
+    if isinstance(args.stack, ExtraStackConfig):
+        fix = f"add them to swarm-ceph:stacks[].publishedPorts of the stack named {args.stack.name}"
+    else:
+        fix = "publish the page on swarm-ceph:stack.publishedPort (the web compose file's ${PUBLISHED_PORT})"
+    pulumi.log.warn(
+        f"{name}: its compose file publishes {', '.join(map(str, closed))}, which the PVE security group does not "
+        f"open, so the LAN cannot reach them. Fix: {fix}",
+        resource=stack,
+    )

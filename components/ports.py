@@ -23,11 +23,12 @@ LAN_PORTS: list[tuple[str, str, str]] = [
 ]
 
 
-def platform_port_use(port: int) -> str | None:
-    """What the platform uses ``port`` for, e.g. ``"Swarm node gossip (tcp/udp 7946)"``; None when it is free."""
+def platform_port_use(port: int, protocol: str | None = None) -> str | None:
+    """What the platform uses ``port`` (of ``protocol``, or of any) for, e.g. ``"Swarm node gossip (tcp/udp 7946)"``;
+    None when it is free."""
     uses: dict[tuple[str, str], list[str]] = {}
     for proto, spec, why in LAN_PORTS + CLUSTER_PORTS:
         low, _, high = spec.partition(":")
-        if int(low) <= port <= int(high or low):
+        if int(low) <= port <= int(high or low) and protocol in (None, proto):
             uses.setdefault((why, spec.replace(":", "-")), []).append(proto)
     return "; ".join(f"{why} ({'/'.join(protos)} {span})" for (why, span), protos in uses.items()) or None

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_proxmoxve as proxmoxve
 from pydantic import BaseModel, ConfigDict
 
-from .config import NetworkConfig
+from .config import NetworkConfig, PublishedPort
 from .ports import LAN_PORTS, MICROCEPH_PORTS, SWARM_PORTS
 
 
@@ -28,10 +28,15 @@ class Rule:
     type: str = "in"
 
 
-def security_group_rules(network: NetworkConfig, published_port: int, microceph: bool = True) -> list[Rule]:
+def security_group_rules(
+    network: NetworkConfig,
+    published_port: int,
+    microceph: bool = True,
+    stack_ports: dict[str, list[PublishedPort]] | None = None,
+) -> list[Rule]:
     """The inbound rules of the group: cluster ports (Swarm's, and MicroCeph's when the nodes run it) from the
-    cluster CIDR only (or everything from it, if allowIntraCluster), SSH and the published page from the LAN CIDR
-    only."""
+    cluster CIDR only (or everything from it, if allowIntraCluster), SSH, the published page and the further stacks'
+    published ports (``stack_ports``: stack name to its ports) from the LAN CIDR only."""
     cluster, lan = str(network.cidr), str(network.lan_cidr)
     if network.allow_intra_cluster:
         rules = [Rule(None, None, cluster, "all traffic between cluster nodes")]
@@ -40,6 +45,8 @@ def security_group_rules(network: NetworkConfig, published_port: int, microceph:
         rules = [Rule(proto, port, cluster, why) for proto, port, why in ports]
     rules += [Rule(proto, port, lan, why) for proto, port, why in LAN_PORTS]
     rules.append(Rule("tcp", str(published_port), lan, "the published web page"))
+    for stack, ports in (stack_ports or {}).items():
+        rules += [Rule(p.protocol, str(p.port), lan, f"stack {stack}") for p in ports]
     return rules
 
 
@@ -49,6 +56,7 @@ class SecurityGroupArgs(BaseModel):
     network: NetworkConfig
     published_port: int
     microceph: bool  # the nodes run MicroCeph (storage.type microceph): its ports are open between them
+    stack_ports: dict[str, list[PublishedPort]] = {}  # the further stacks' publishedPorts, by stack name
 
 
 class SecurityGroup(pulumi.ComponentResource):
@@ -65,7 +73,7 @@ class SecurityGroup(pulumi.ComponentResource):
                 proxmoxve.cluster.firewall.security.GroupLegacyRuleArgs(
                     type=r.type, action=r.action, proto=r.proto, dport=r.dport, source=r.source, comment=r.comment
                 )
-                for r in security_group_rules(args.network, args.published_port, args.microceph)
+                for r in security_group_rules(args.network, args.published_port, args.microceph, args.stack_ports)
             ],
             opts=child,
         )

@@ -517,6 +517,38 @@ def test_extra_stack_fields_checked(field, value):
     assert message.startswith(f"{NS}stacks[0]."), message
 
 
+def test_extra_stack_published_ports_parse_from_their_shorthand():
+    ports = [9000, "9001", "9002/tcp", "5353/udp", {"port": 6000, "protocol": "udp"}]
+    (extra,) = parse_settings(raw_of(dev(stacks=[dict(KV, publishedPorts=ports)]), GOOD_SECRETS)).stacks
+    assert [str(p) for p in extra.published_ports] == ["9000/tcp", "9001/tcp", "9002/tcp", "5353/udp", "6000/udp"]
+
+
+@pytest.mark.parametrize(
+    "ports, expected",
+    [
+        (["9000/sctp"], "stacks[0].publishedPorts: Value error, '9000/sctp' is not a port: write 9000, '9000/tcp'"),
+        ([70000], "stacks[0].publishedPorts[0].port: Input should be less than or equal to 65535"),
+        (["7946/udp"], "stacks[0].publishedPorts[0] 7946/udp is a port the platform itself uses: Swarm node gossip"),
+        ([2377], "stacks[0].publishedPorts[0] 2377/tcp is a port the platform itself uses: Swarm cluster management"),
+        ([8080], "stacks[0].publishedPorts[0] 8080/tcp is also published by stack.publishedPort: a node's port"),
+        ([2222], "stacks[0].publishedPorts[0] 2222/tcp is also nodes[1].sshPort. Fix: publish the stack on a free"),
+    ],
+)
+def test_extra_stack_published_ports_checked(ports, expected):
+    message = one_problem(dev(stacks=[dict(KV, publishedPorts=ports)], nodes=nodes_with(n1={"sshPort": 2222})))
+    assert message.startswith(NS + expected) and "Fix:" in message, message
+
+
+def test_a_port_is_published_by_one_stack_only_and_the_protocols_are_apart():
+    other = {"name": "other", "composeFile": KV["composeFile"]}
+    message = one_problem(dev(stacks=[dict(KV, publishedPorts=[9000]), dict(other, publishedPorts=[8, "9000"])]))
+    assert message.startswith(f"{NS}stacks[1].publishedPorts[1] 9000/tcp is also published by stacks[0].")
+    assert "Fix: give every stack its own ports" in message
+    # the same number in the other protocol, and tcp 4789 (VXLAN is udp) are free
+    ok = [dict(KV, publishedPorts=[9000, "4789/tcp"]), dict(other, publishedPorts=["9000/udp", "8080/udp"])]
+    assert len(parse_settings(raw_of(dev(stacks=ok), GOOD_SECRETS)).stacks) == 2
+
+
 def test_a_node_ssh_port_that_is_the_published_port_is_refused():
     nodes = nodes_with(n1={"sshPort": 8080})
     message = one_problem(dev(nodes=nodes))

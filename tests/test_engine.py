@@ -131,11 +131,13 @@ def test_preview_plans_every_resource_with_the_real_providers(project, stack, no
     no_secret_anywhere(project, done.stdout, done.stderr)
 
 
-def test_preview_of_a_cephfs_stack(project):
+def test_preview_of_a_cephfs_stack_with_published_ports(project):
     """dev mounting an existing cluster's CephFS (storage.type cephfs): no MicroCeph, the client key set with
-    --secret reaches no output, state or file in clear."""
+    --secret reaches no output, state or file in clear. Its kv stack lists published ports: the provider accepts the
+    security group's rules for them."""
     config = dev_config()
     config["swarm-ceph:storage"] = {"type": "cephfs", "monitors": ["10.10.1.2", "10.10.1.3:6789"], "client": "fuse"}
+    config["swarm-ceph:stacks"][0]["publishedPorts"] = ["5353/udp", 9000]
     project.stack("dev", config, {**SECRETS, "swarm-ceph:cephClientKey": FAKE_CEPH_CLIENT_KEY})
     done = project.ok("preview", "--json")
     report = json.loads(done.stdout)
@@ -146,6 +148,10 @@ def test_preview_of_a_cephfs_stack(project):
     mounts = [s for s in report["steps"] if s["urn"].endswith("-mount")]
     assert len(mounts) == 3
     assert all(" fuse.ceph ceph.id=swarm," in s["newState"]["inputs"]["create"] for s in mounts)
+    group_type = "proxmoxve:cluster/firewall/security/groupLegacy:GroupLegacy"
+    (group,) = [s["newState"]["inputs"] for s in report["steps"] if s["newState"]["type"] == group_type]
+    lan = [(r["proto"], r["dport"], r["comment"]) for r in group["rules"] if r["source"] == "192.168.0.0/24"]
+    assert lan[-2:] == [("udp", "5353", "stack kv"), ("tcp", "9000", "stack kv")]
     assert report.get("diagnostics", []) == [], report["diagnostics"]
     no_secret_anywhere(project, done.stdout, done.stderr)
 

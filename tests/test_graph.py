@@ -361,6 +361,34 @@ def test_the_kv_stack_deploys_with_its_data_dir_after_the_storage(stack, dev_run
     assert not run.depends_on(kv, run.named("stack-page"))
 
 
+def test_a_further_stacks_published_ports_are_opened_and_an_unlisted_one_is_named(tmp_path, caplog):
+    """stacks[].publishedPorts are opened to the LAN in the security group; a port the compose file publishes that
+    is not among them (it stays closed on PVE) is named in a warning. Without PVE (hosts mode) nothing is said."""
+    compose = tmp_path / "dns.yml"
+    compose.write_text(
+        "services:\n  dns:\n    image: ${DNS_IMAGE}\n    ports:\n"
+        "      - {target: 53, published: 5353, protocol: udp, mode: host}\n      - '${ADMIN_PORT:-9000}:80'\n"
+    )
+    dns = {"name": "dns", "composeFile": str(compose), "environment": {"DNS_IMAGE": "dns:1"}}
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:stacks"] = [*cfg["swarm-ceph:stacks"], dict(dns, publishedPorts=["5353/udp"])]
+    with caplog.at_level("WARNING"):
+        run = run_program(*with_secrets(cfg))
+    (group,) = run.of_type("proxmoxve:cluster/firewall/security/groupLegacy:GroupLegacy")
+    lan = [(r["proto"], r["dport"], r["comment"]) for r in group.inputs["rules"] if r["source"] == "192.168.0.0/24"]
+    assert lan == [("tcp", "22", "SSH"), ("tcp", "8080", "the published web page"), ("udp", "5353", "stack dns")]
+    (warning,) = [r.getMessage() for r in caplog.records if "publishes" in r.getMessage()]
+    assert warning.startswith("stack-dns: its compose file publishes 9000/tcp, which the PVE security group does not")
+    assert "Fix: add them to swarm-ceph:stacks[].publishedPorts of the stack named dns" in warning
+
+    caplog.clear()
+    lab = lab_stack_config()["config"]
+    lab["swarm-ceph:stacks"] = [dns]
+    with caplog.at_level("WARNING"):
+        run_program(*with_secrets(lab), stack="lab")
+    assert not [r for r in caplog.records if "publishes" in r.getMessage()]
+
+
 def test_no_extra_stack_without_the_setting():
     cfg = copy.deepcopy(stack_config("dev"))
     del cfg["swarm-ceph:stacks"]

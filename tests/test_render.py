@@ -13,8 +13,16 @@ import yaml
 
 from cloudinit import node_user_data, template_user_data
 from components.cephfs import CONF_FILE, ceph_conf, fstab_line, secret_file
-from components.config import ExtraStackConfig, NetworkConfig, StackConfig
-from components.docker_stack import data_dir, deploy_environment, extra_environment, html_dir, page_sha256
+from components.config import ExtraStackConfig, NetworkConfig, PublishedPort, StackConfig
+from components.docker_stack import (
+    compose_published_ports,
+    data_dir,
+    deploy_environment,
+    extra_environment,
+    html_dir,
+    interpolate,
+    page_sha256,
+)
 from components.host_keys import derive_host_key
 from components.scripts import SCRIPTS_DIR, script_command, script_text
 from components.security_group import group_name, security_group_rules
@@ -346,6 +354,60 @@ def test_security_rules_use_pve_port_ranges():
         ("tcp", "22"),
         ("tcp", "8080"),
     }
+
+
+def test_security_rules_open_the_further_stacks_ports_to_the_lan_only():
+    ports = {"dns": [PublishedPort(port=5353, protocol="udp"), PublishedPort(port=9000)]}
+    rules = security_group_rules(NetworkConfig(), 8080, stack_ports=ports)
+    assert [(r.proto, r.dport, r.source, r.comment) for r in rules[-2:]] == [
+        ("udp", "5353", "192.168.0.0/24", "stack dns"),
+        ("tcp", "9000", "192.168.0.0/24", "stack dns"),
+    ]
+    assert rules[:-2] == security_group_rules(NetworkConfig(), 8080)
+
+
+def test_interpolate_fills_variables_as_stack_deploy_does():
+    env = ["A=1", "EMPTY="]
+    assert interpolate("$A ${A} ${A:-2} ${B:-2} ${B-3} $$A", env) == "1 1 1 2 3 $A"
+    assert interpolate("${EMPTY:-x}|${EMPTY-x}|${EMPTY}", env) == "x||"
+    assert interpolate("${B}", env) is None and interpolate("${B:?needed}", env) is None
+
+
+def test_compose_published_ports_reads_both_syntaxes():
+    compose = """
+services:
+  a:
+    ports:
+      - 80                                  # a random published port: not known before the deploy
+      - "8081:80"
+      - "127.0.0.1:9000-9002:90-92/udp"
+      - "[::1]:7000:70"
+      - "127.0.0.1::80"
+      - "${UNSET}:81"
+      - "${ADMIN:-9100}:82"
+      - {target: 80, published: "${P}", mode: host}
+      - {target: 53, published: 5353, protocol: udp}
+      - {target: 54}
+  b: {}
+  c:
+    ports: ["8081:80"]
+"""
+    assert [str(p) for p in compose_published_ports(compose, ["P=8090"])] == [
+        "8081/tcp",
+        "9000/udp",
+        "9001/udp",
+        "9002/udp",
+        "7000/tcp",
+        "9100/tcp",
+        "8090/tcp",
+        "5353/udp",
+    ]
+    root = Path(__file__).parent.parent
+    web = (root / "stacks/nginx/docker-compose.yml").read_text()
+    assert compose_published_ports(web, deploy_environment(StackConfig(published_port=8443), "/mnt/cephfs")) == [
+        PublishedPort(port=8443)
+    ]
+    assert compose_published_ports((root / "stacks/kv/docker-compose.yml").read_text(), []) == []
 
 
 def test_deploy_environment_feeds_the_compose_file():
