@@ -52,6 +52,16 @@ def read_stack_files(stack: StackConfig) -> tuple[str, str]:
     return stack.compose_path.read_text(), stack.page_path.read_text()
 
 
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML as Docker reads a compose file (YAML 1.2 integers): ``2222:22`` is a string, not a base-60 number."""
+
+
+_ComposeLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ComposeLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
+
 _VARIABLE = re.compile(r"\$(?:\$|\{(\w+)(?:(:?[-?])([^}]*))?\}|(\w+))")
 
 
@@ -82,7 +92,7 @@ def compose_published_ports(compose: str, environment: list[str]) -> list[Publis
     """The ports a compose file publishes on the nodes (long and short syntax, ranges expanded), as far as they can
     be read before the deploy: an entry whose published port is random or not resolvable is left out."""
     found: list[PublishedPort] = []
-    services = (yaml.safe_load(compose) or {}).get("services") or {}
+    services = (yaml.load(compose, Loader=_ComposeLoader) or {}).get("services") or {}
     for service in services.values():
         for entry in (service or {}).get("ports") or []:
             if isinstance(entry, dict):

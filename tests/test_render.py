@@ -380,6 +380,7 @@ services:
     ports:
       - 80                                  # a random published port: not known before the deploy
       - "8081:80"
+      - 2222:22                             # unquoted: YAML 1.1 would read a base-60 number, Docker a string
       - "127.0.0.1:9000-9002:90-92/udp"
       - "[::1]:7000:70"
       - "127.0.0.1::80"
@@ -394,6 +395,7 @@ services:
 """
     assert [str(p) for p in compose_published_ports(compose, ["P=8090"])] == [
         "8081/tcp",
+        "2222/tcp",
         "9000/udp",
         "9001/udp",
         "9002/udp",
