@@ -373,6 +373,21 @@ def test_the_base_image_has_none_of_what_the_template_installs():
     assert "LANG=C.UTF-8" in locale
 
 
+def test_a_new_image_prunes_the_other_recipes_images(tmp_path: Path):
+    """image.sh prune (which a build runs once done): the cache directories of other recipes go, with their
+    templates; this recipe's, the lab's SSH key and anything not named like a key stay."""
+    env = {**os.environ, "SWARM_CEPH_CACHE": str(tmp_path)}
+    current = Path(_check(_run([str(VM_DIR / "image.sh"), "path"], 60, env), "image.sh path").strip()).parent
+    cache = current.parent
+    old = cache / "0123456789abcdef"
+    for made in (current / "templates/x", old / "templates/y", cache / "notes"):
+        made.mkdir(parents=True)
+    (cache / "id_ed25519").write_text("key")
+    _check(_run([str(VM_DIR / "image.sh"), "prune"], 60, env), "image.sh prune")
+    assert sorted(p.name for p in cache.iterdir()) == sorted([current.name, "id_ed25519", "notes"])
+    assert (current / "templates/x").is_dir()
+
+
 def test_template_cloud_init_installed_its_packages_from_the_local_repository(vm: Vm, sealed_root: Path):
     output = _template_evidence("cloud-init-output.log")
     repo = f"http://{seed.VM_LAB_GATEWAY}:{seed.REPO_PORT}"

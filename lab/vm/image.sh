@@ -6,6 +6,7 @@
 #   lab/vm/image.sh             build image and repository unless cached; prints the image's path (stdout)
 #   lab/vm/image.sh path        print the path the image has (or will have) for this recipe; builds nothing
 #   lab/vm/image.sh repo-path   print the path the repository has (or will have); builds nothing
+#   lab/vm/image.sh prune       remove the cached images of other recipes (a build does it once it is done)
 #
 # The cache key is a hash of this script's own content, its package list and the template's package list (from
 # cloudinit/render.py, through lab/vm/seed.py), so a changed recipe builds anew (in a new directory) and an unchanged
@@ -174,6 +175,19 @@ build() { # build OUT_DIR TEMPLATE_PACKAGES: OUT_DIR/base.qcow2 and OUT_DIR/repo
     log "built $out/base.qcow2 in $((SECONDS - start)) s ($(du -h "$out/base.qcow2" | cut -f1))"
 }
 
+# prune KEEP: the cache directories of other recipes go, with the templates built on their images (1-2 GB each):
+# one base image per machine. Called once a new one is built.
+prune() {
+    local keep=$1 other
+    for other in "$VM_CACHE"/*/; do
+        other=${other%/}
+        if [[ $other != "$keep" && ${other##*/} =~ ^[0-9a-f]{16}$ ]]; then
+            log "pruning $other (another recipe's image)"
+            rm -rf "$other"
+        fi
+    done
+}
+
 main() {
     local template dir
     template=$(template_packages)
@@ -181,8 +195,9 @@ main() {
     case ${1:-build} in
         path) printf '%s\n' "$dir/base.qcow2"; return 0 ;;
         repo-path) printf '%s\n' "$dir/repo"; return 0 ;;
+        prune) prune "$dir"; return 0 ;;
         build) ;;
-        *) die "usage: lab/vm/image.sh [build|path|repo-path]" ;;
+        *) die "usage: lab/vm/image.sh [build|path|repo-path|prune]" ;;
     esac
     if [[ -f $dir/base.qcow2 && -f $dir/repo/dists/$SUITE/Release ]]; then
         log "cached $dir/base.qcow2 and $dir/repo"
@@ -193,6 +208,7 @@ main() {
     mkdir -p "$dir"
     trap cleanup EXIT
     build "$dir" "$template"
+    prune "$dir"
     printf '%s\n' "$dir/base.qcow2"
 }
 
