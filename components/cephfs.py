@@ -62,7 +62,7 @@ def _io_checks(component: pulumi.Resource, name: str, nodes: list[NodeHandle], r
     then run in parallel. Same order as making each wait for every mount, with n instead of n*n dependencies. A lost
     node (nodes[].state: lost) is neither checked nor expected."""
     present = [n for n in nodes if n.present]
-    names = [n.name for n in present]
+    names = sorted(n.name for n in present)  # the config's order is no input: reordering nodes changes nothing
     checks: dict[str, pulumi.Resource] = {}
     for node in present:
         checks[node.name] = run_script(
@@ -71,7 +71,7 @@ def _io_checks(component: pulumi.Resource, name: str, nodes: list[NodeHandle], r
             "io-check.sh",
             [root, IO_CHECK_TIMEOUT_S, *names],
             parent=component,
-            depends_on=marks if not checks else [checks[names[0]]],
+            depends_on=marks if not checks else [checks[present[0].name]],
         )
     return checks
 

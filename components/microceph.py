@@ -3,6 +3,8 @@ pools, the CephFS filesystem and the client the mounts use (its key a secret out
 
 from __future__ import annotations
 
+import ipaddress
+
 import pulumi
 from pydantic import BaseModel, ConfigDict
 
@@ -107,6 +109,6 @@ class MicroCephCluster(pulumi.ComponentResource):
                 f"`microceph.ceph osd purge N --yes-i-really-mean-it` and `microceph cluster remove {lost} --force`",
                 resource=self,
             )
-        # MicroCeph places MONs on the first three members.
-        self.monitors = [m.handle.ip for m in args.nodes[:3]]
+        # MicroCeph places MONs on the first three members (listed by address: the config's order is no input).
+        self.monitors = sorted((m.handle.ip for m in args.nodes[:3]), key=ipaddress.ip_address)
         self.register_outputs({"monitors": self.monitors})

@@ -719,3 +719,17 @@ def test_a_lost_microceph_member_is_left_in_ceph_with_the_commands_printed(caplo
         "microceph-swarm-worker1-disk",
         "microceph-swarm-worker2-disk",  # its record, kept as it is (never run again)
     ]
+
+
+@pytest.mark.parametrize(("stack", "order"), [("dev", [0, 2, 1]), ("prod", [0, 2, 1, 4, 3])])
+def test_reordering_the_nodes_changes_no_resource(stack, order):
+    """The nodes listed in another order (the first manager, the leader, staying first): every resource keeps its
+    inputs, so `pulumi up` has nothing to do (the IO checks name every node, the mounts the MONs: both sorted)."""
+    cfg = copy.deepcopy(stack_config(stack))
+    before = run_program(*with_secrets(cfg))
+    cfg["swarm-ceph:nodes"] = [cfg["swarm-ceph:nodes"][i] for i in order]
+    after = run_program(*with_secrets(cfg))
+    assert after.resources.keys() == before.resources.keys()
+    changed = [urn for urn, r in after.resources.items() if before.resources[urn].inputs != r.inputs]
+    assert changed == []
+    assert len(after.commands("io-check.sh")) == len(order)  # (what the order could have changed is there)
