@@ -524,3 +524,22 @@ def test_stack_deploy_remove_runs_stack_rm_again_while_the_network_is_in_use(tmp
     done = run("stack-deploy.sh", "remove", "web", 3, **env)
     assert done.returncode == 1 and "stack web was not gone within 3s" in done.stderr, done.stderr
     assert "network net1 is in use by task task1" in done.stderr
+
+
+def test_stack_deploy_runs_again_while_swarm_answers_update_out_of_sequence(tmp_path):
+    """A deploy made from a stale read of a service (a rolling update bumped its version) is refused by Swarm with
+    "update out of sequence": the deploy runs again (5 tries), and any other failure ends it naming Docker's error."""
+    docker = tmp_path / "docker"
+    deploy = ["deploy", "web", tmp_path / "stacks/web", "never", 10]
+    env = dict(state=docker, FAKE_DOCKER_STATE=str(docker))
+    docker.mkdir()
+    (docker / "out-of-sequence").write_text("2")
+    done = run("stack-deploy.sh", *deploy, stdin="services: {}\n", **env)
+    assert done.returncode == 0 and done.stdout == "deployed\n", done.stderr
+    assert done.stderr.count("update out of sequence (try") == 2
+    assert (docker / "calls").read_text().splitlines() == ["stack deploy web"] * 3
+
+    (docker / "out-of-sequence").write_text("9")
+    done = run("stack-deploy.sh", *deploy, stdin="services: {}\n", **env)
+    assert done.returncode == 1 and (docker / "out-of-sequence").read_text().strip() == "4"
+    assert "docker stack deploy web failed: Error response from daemon: rpc error" in done.stderr, done.stderr

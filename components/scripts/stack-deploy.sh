@@ -54,7 +54,17 @@ case $action in
     mkdir -p "$dir"
     cat >"$dir/docker-compose.yml.tmp"
     mv -f "$dir/docker-compose.yml.tmp" "$dir/docker-compose.yml"
-    env "$@" docker stack deploy --prune --resolve-image "$resolve" -c "$dir/docker-compose.yml" "$stack" >/dev/null
+    # Swarm refuses a service update made from a stale read ("update out of sequence"): a rolling update in progress
+    # bumps the service's version (moby/moby#30794). The deploy is run again then (5 tries).
+    for attempt in 1 2 3 4 5; do
+      if err=$(env "$@" docker stack deploy --prune --resolve-image "$resolve" -c "$dir/docker-compose.yml" "$stack" \
+        2>&1 >/dev/null); then
+        break
+      fi
+      [[ $err == *"update out of sequence"* && $attempt -lt 5 ]] || die "docker stack deploy $stack failed: $err"
+      log "docker stack deploy: update out of sequence (try $attempt); again"
+      sleep 1
+    done
     if ! retry "$timeout_s" 2 converged; then
       docker stack ps --no-trunc "$stack" >&2 || true
       die "stack $stack did not converge within ${timeout_s}s"
