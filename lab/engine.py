@@ -25,7 +25,8 @@ PASSPHRASE = "swarm-ceph-engine-test"  # the passphrase secrets provider of thro
 
 @functools.cache
 def engine_env() -> dict[str, str]:
-    """The environment with the engine on PATH (scripts/engine.sh); raises with its message when there is none."""
+    """The environment with the engine on PATH (scripts/engine.sh, which also checks its plugins against the SDK
+    packages' pins); raises with its message when there is no engine, or not the right plugins."""
     done = subprocess.run(
         ["bash", "-c", 'set -e; engine=$(bash scripts/engine.sh); eval "$engine"; env -0'],
         cwd=PROJECT,
@@ -34,7 +35,7 @@ def engine_env() -> dict[str, str]:
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"scripts/engine.sh found no Pulumi engine (rc {done.returncode}):\n{done.stderr}")
+        raise RuntimeError(f"scripts/engine.sh found no usable Pulumi engine (rc {done.returncode}):\n{done.stderr}")
     env = dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
     uv = shutil.which("uv", path=env["PATH"]) or shutil.which("uv", path=f"{Path.home()}/.local/bin")
     if uv is None:

@@ -4,8 +4,8 @@
 # the lab's CephFS), runs `pulumi up` on it with a local file:// backend under .lab/, and prints the page URLs.
 # `scripts/demo.sh down` runs `pulumi destroy` and removes the lab.
 #
-# The Pulumi engine comes from scripts/engine.sh: a `pulumi` on PATH, else ../shared/engine. Without either it
-# stops and says how to install the CLI.
+# The Pulumi engine comes from scripts/engine.sh (a `pulumi` on PATH, else ~/.cache/swarm-ceph/engine, else the
+# official installer where it is reachable); without one it stops and says how to install it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD

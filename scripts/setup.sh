@@ -5,7 +5,8 @@
 #     syslinux-common, fdisk, iproute2, dpkg-dev (dpkg-scanpackages: the lab's local apt repository)
 #   - uv, and the locked Python environment in .venv (uv sync --frozen)
 #   - a running Docker engine for the lab (lab/ensure-docker.sh installs docker.io if needed and starts dockerd)
-#   - the Pulumi engine (scripts/engine.sh: a `pulumi` on PATH, else ../shared/engine unpacked into the cache)
+#   - the Pulumi engine (scripts/engine.sh: a `pulumi` on PATH, else the one in ~/.cache/swarm-ceph/engine, else
+#     Pulumi's official installer where get.pulumi.com resolves) and its plugin check
 # Needs root (or sudo) for apt-get. Prints what it installed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

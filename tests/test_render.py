@@ -216,15 +216,22 @@ ALL_SHELL = sorted(
         "scripts/*.sh",
         ".ci/*",
         "tests/fakes/*",
+        "tests/fakes/engine/*",
     )
     for p in PROJECT.glob(pattern)
+    if p.is_file()
 )
 
 
 def test_every_shell_file_is_found():
-    assert {"components/scripts/lib.sh", "lab/lab.sh", ".ci/run", "scripts/engine.sh", "scripts/test.sh"} <= set(
-        ALL_SHELL
-    )
+    assert {
+        "components/scripts/lib.sh",
+        "lab/lab.sh",
+        ".ci/run",
+        "scripts/engine.sh",
+        "scripts/test.sh",
+        "tests/fakes/engine/pulumi",
+    } <= set(ALL_SHELL)
 
 
 @pytest.mark.parametrize("path", ALL_SHELL)
@@ -483,3 +490,17 @@ def test_node_user_data_carries_the_host_key_and_no_other():
     assert doc["ssh_deletekeys"] is True and doc["ssh_genkeytypes"] == ["ed25519"]
     with pytest.raises(ValueError):
         node_user_data(hostname="n", fqdn=None, user="debian", public_keys=KEYS, host_key_public=HOST_KEY.public)
+
+
+def test_template_installs_microceph_from_a_fixed_channel():
+    doc = yaml.safe_load(template_user_data(hostname="t", user="debian", public_keys=KEYS))
+    assert ["snap", "install", "microceph", "--channel=squid/stable"] in doc["runcmd"]
+    reef = yaml.safe_load(
+        template_user_data(hostname="t", user="debian", public_keys=KEYS, microceph_channel="reef/stable")
+    )
+    snaps = [c for c in reef["runcmd"] if c[0] == "snap"]
+    assert snaps == [
+        ["snap", "wait", "system", "seed.loaded"],
+        ["snap", "install", "microceph", "--channel=reef/stable"],
+        ["snap", "refresh", "--hold", "microceph"],  # held after the install
+    ]
