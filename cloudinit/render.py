@@ -26,11 +26,18 @@ Docker = Literal["docker-ce", "debian"]
 # The Debian package that brings each CephFS client's mount helper, and that helper.
 CEPH_CLIENT_PACKAGES = {"kernel": "ceph-common", "fuse": "ceph-fuse"}
 CEPH_CLIENT_COMMANDS = {"kernel": "mount.ceph", "fuse": "ceph-fuse"}
-MICROCEPH_RUNCMD = [
-    ["snap", "wait", "system", "seed.loaded"],
-    ["snap", "install", "microceph"],
-    ["snap", "refresh", "--hold", "microceph"],
-]
+# The MicroCeph snap's channel (storage.microcephChannel): a fixed track, so that templates built months apart run
+# the same Ceph major version. Squid (Ceph 19) is the track MicroCloud's LTS pairs MicroCeph with.
+DEFAULT_MICROCEPH_CHANNEL = "squid/stable"
+
+
+def microceph_runcmd(channel: str) -> list[list[str]]:
+    """Install the MicroCeph snap from ``channel`` and hold it (no refresh behind the cluster's back)."""
+    return [
+        ["snap", "wait", "system", "seed.loaded"],
+        ["snap", "install", "microceph", f"--channel={channel}"],
+        ["snap", "refresh", "--hold", "microceph"],
+    ]
 
 
 def template_packages(
@@ -125,9 +132,10 @@ def template_user_data(
     ceph_client: str = "kernel",
     docker: Docker = "docker-ce",
     apt_sources_list: str | None = None,
+    microceph_channel: str = DEFAULT_MICROCEPH_CHANNEL,
 ) -> str:
     """user-data for the template's one boot: install everything, enable the agent and Docker (and, for
-    ``storage`` microceph, install and hold the MicroCeph snap).
+    ``storage`` microceph, install the MicroCeph snap from ``microceph_channel`` and hold it).
 
     The program passes neither ``docker`` nor ``apt_sources_list`` (the defaults give its user-data unchanged); the
     VM lab (lab/vm) passes ``docker="debian"`` (Debian's docker.io: no Docker apt source, no compose plugin) and
@@ -146,7 +154,7 @@ def template_user_data(
         "packages": template_packages(storage, ceph_client, docker),
         "runcmd": [
             ["systemctl", "enable", "--now", "qemu-guest-agent", "docker"],
-            *(MICROCEPH_RUNCMD if storage == "microceph" else []),
+            *(microceph_runcmd(microceph_channel) if storage == "microceph" else []),
         ],
     }
     if not doc["apt"]:

@@ -23,6 +23,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
+from cloudinit import DEFAULT_MICROCEPH_CHANNEL
+
 from .ports import platform_port_use
 
 NAMESPACE = "swarm-ceph"
@@ -74,6 +76,7 @@ class ProxmoxConfig(Model):
     insecure: bool = False
     ssh_user: str = "root"
     ssh_address: str | None = None  # address of the PVE node for snippet uploads; defaults to the endpoint's host
+    ssh_port: int = Field(default=22, ge=1, le=65535)  # its sshd's port (a jump port, a non-22 sshd)
     disk_datastore: str = "local-lvm"
     snippet_datastore: str = "local"
     # The snippets hold the VMs' private SSH host keys. The provider sets a mode only for a root@pam login.
@@ -85,11 +88,24 @@ class ProxmoxConfig(Model):
         return self.endpoint.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
 
 
+# The file name suffix PVE accepts for each image import method (import: a disk image; iso: .iso or .img only).
+IMAGE_SUFFIX = {"import": "qcow2", "iso": "img"}
+
+
 class ImageConfig(Model):
     url: str = Field(pattern=r"^https?://\S+$")
     checksum: str = Field(pattern=r"^[0-9a-f]{32,128}$")
     checksum_algorithm: Literal["md5", "sha1", "sha224", "sha256", "sha384", "sha512"] = "sha512"
-    file_name: str = Field(default="debian-12-genericcloud-amd64.qcow2", pattern=r"^[\w.-]+\.qcow2$")
+    # How PVE takes the image. import (PVE 8.4 and later): downloaded as an `import` volume (.qcow2), the template's
+    # disk made from it with import-from. iso (PVE 8.0 to 8.3, whose download API refuses disk images as `import`):
+    # downloaded as an `iso` volume named .img, the disk imported by the provider over SSH (`qm disk import`).
+    import_method: Literal["import", "iso"] = "import"
+    file_name: str | None = Field(default=None, pattern=r"^[\w.-]+\.(qcow2|img)$")
+
+    @property
+    def volume_file_name(self) -> str:
+        """The image's file name on the datastore: file_name, or the genericcloud image's with the method's suffix."""
+        return self.file_name or f"debian-12-genericcloud-amd64.{IMAGE_SUFFIX[self.import_method]}"
 
 
 class TemplateConfig(Model):
@@ -169,6 +185,10 @@ class StorageConfig(Model):
     # The Ceph client id the mounts authenticate as, without "client." (microceph: authorized by the program;
     # cephfs: its key is swarm-ceph:cephClientKey).
     client_name: str = Field(default="swarm", pattern=r"^[A-Za-z0-9_.-]+$")
+    # microceph on Proxmox: the snap channel the template installs MicroCeph from (TRACK/RISK[/BRANCH]), held there.
+    microceph_channel: str = Field(
+        default=DEFAULT_MICROCEPH_CHANNEL, pattern=r"^[a-z0-9][a-z0-9.-]*/(stable|candidate|beta|edge)(/[a-z0-9.-]+)?$"
+    )
 
     @property
     def shared_root(self) -> str:
@@ -366,6 +386,12 @@ def check_settings(s: StackSettings) -> list[str]:
             p.append(f"{ns}:proxmox is required with infrastructure: proxmox. Fix: {_SECTION_FIXES['proxmox']}")
         if s.image is None:
             p.append(f"{ns}:image is required with infrastructure: proxmox. Fix: {_SECTION_FIXES['image']}")
+        elif not s.image.volume_file_name.endswith("." + IMAGE_SUFFIX[s.image.import_method]):
+            suffix = IMAGE_SUFFIX[s.image.import_method]
+            p.append(
+                f"{ns}:image.fileName {s.image.file_name} does not end in .{suffix}, which PVE needs with "
+                f"image.importMethod: {s.image.import_method}. Fix: name it *.{suffix}, or leave fileName out"
+            )
         if s.ssh.user == "root":
             p.append(
                 f"{ns}:ssh.user is root: cloud-init keeps root locked on the VMs. Fix: use a sudo user, e.g. debian"
@@ -516,6 +542,13 @@ def check_settings(s: StackSettings) -> list[str]:
         p.append(
             f"{ns}:storage.path is required with storage.type: existing. "
             "Fix: set it to the directory shared by every node"
+        )
+    if "microceph_channel" in s.storage.model_fields_set and (
+        s.storage.type != "microceph" or s.infrastructure != "proxmox"
+    ):
+        p.append(
+            f"{ns}:storage.microcephChannel is only used with storage.type: microceph on infrastructure: proxmox (the "
+            "template installs MicroCeph from it). Fix: remove it (on hosts you bring, install MicroCeph yourself)"
         )
     if s.storage.type != "existing" and s.storage.path:
         p.append(

@@ -128,12 +128,12 @@ class NodeVM(pulumi.ComponentResource):
                 )
             ],
             network_devices=[nic(args.network)],
-            initialization=initialization(pve, args.network, str(node.ip), self.user_data),
+            initialization=initialization(pve, args.network, str(node.ip), node.name),
             started=True,
             on_boot=True,
             timeout_clone=1800,
             **common_vm_args(node.cores, node.memory_mb),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.template_ready]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.template_ready, self.user_data]),
         )
         vm_child = pulumi.ResourceOptions(parent=self, depends_on=[self.vm])
         self.firewall_options = proxmoxve.firewall.OptionsLegacy(

@@ -26,14 +26,30 @@ def make_provider(name: str, pve: ProxmoxConfig, secrets: Secrets) -> proxmoxve.
             username=pve.ssh_user,
             private_key=pulumi.Output.secret(ssh_key.get_secret_value()) if ssh_key else None,
             agent=ssh_key is None,
-            nodes=[proxmoxve.ProviderSshNodeArgs(name=pve.node_name, address=pve.ssh_address or pve.host)],
+            nodes=[
+                proxmoxve.ProviderSshNodeArgs(
+                    name=pve.node_name,
+                    address=pve.ssh_address or pve.host,
+                    # 22 is the provider's default: left unset, so that a stack made before sshPort existed sees
+                    # no change of its provider
+                    port=None if pve.ssh_port == 22 else pve.ssh_port,
+                )
+            ],
         ),
     )
 
 
+def snippet_volume(pve: ProxmoxConfig, vm_name: str) -> str:
+    """The volume id of a VM's user-data snippet (the provider's id for it: DATASTORE:snippets/FILE)."""
+    return f"{pve.snippet_datastore}:snippets/{vm_name}-user-data.yaml"
+
+
 def snippet(name: str, pve: ProxmoxConfig, file_name: str, data: pulumi.Input[str], opts: pulumi.ResourceOptions):
     """A cloud-init user-data snippet on the PVE node (uploaded over the provider's SSH connection). User-data that
-    holds a private host key comes as a secret Output, so that the state keeps it encrypted."""
+    holds a private host key comes as a secret Output, so that the state keeps it encrypted.
+
+    New user-data replaces the snippet (the provider cannot update one), and the new one has the old one's path and
+    id: it is deleted first, since deleting the old one after the new one was uploaded would delete the file."""
     return proxmoxve.FileLegacy(
         name,
         node_name=pve.node_name,
@@ -41,7 +57,7 @@ def snippet(name: str, pve: ProxmoxConfig, file_name: str, data: pulumi.Input[st
         content_type="snippets",
         source_raw=proxmoxve.FileLegacySourceRawArgs(data=data, file_name=file_name),
         file_mode=pve.snippet_file_mode,
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
     )
 
 
@@ -57,19 +73,24 @@ def user_data_snippet(
     key. Returns the snippet and the key (whose public part the VM's remote steps pin)."""
     host_key = derive_host_key(host_key_seed.get_secret_value(), vm_name)
     data = render(host_key_private=host_key.private_openssh, host_key_public=host_key.public)
-    file = snippet(f"{name}-user-data", pve, f"{vm_name}-user-data.yaml", pulumi.Output.secret(data), opts)
+    file_name = snippet_volume(pve, vm_name).split("/", 1)[1]
+    file = snippet(f"{name}-user-data", pve, file_name, pulumi.Output.secret(data), opts)
     return file, host_key
 
 
 def initialization(
-    pve: ProxmoxConfig, network: NetworkConfig, address: str, user_data: proxmoxve.FileLegacy
+    pve: ProxmoxConfig, network: NetworkConfig, address: str, vm_name: str
 ) -> proxmoxve.VmLegacyInitializationArgs:
-    """cloud-init drive: address (static or "dhcp"), DNS, and our user-data snippet."""
+    """cloud-init drive: address (static or "dhcp"), DNS, and the VM's user-data snippet, named by its volume id (a
+    value known before the snippet exists: the VM must depend on the snippet). The provider replaces a VM whose
+    snippet id changes; the id stays the same when the snippet is replaced with new content, and a plan that had
+    to wait for it would show every VM replaced in `pulumi preview`. cloud-init reads the user-data at a VM's first
+    boot only, so new content never changes a VM made before; the template is rebuilt on purpose (template_vm.py)."""
     return proxmoxve.VmLegacyInitializationArgs(
         datastore_id=pve.disk_datastore,
         ip_configs=[ip_config(address, network)],
         dns=dns_config(network),
-        user_data_file_id=user_data.id,
+        user_data_file_id=snippet_volume(pve, vm_name),
     )
 
 

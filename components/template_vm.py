@@ -50,13 +50,17 @@ class TemplateVM(pulumi.ComponentResource):
             f"{name}-image",
             node_name=pve.node_name,
             datastore_id=pve.image_datastore,
-            content_type="import",
+            content_type=args.image.import_method,
             url=args.image.url,
-            file_name=args.image.file_name,
+            file_name=args.image.volume_file_name,
             checksum=args.image.checksum,
             checksum_algorithm=args.image.checksum_algorithm,
             upload_timeout=1800,
-            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(type_=LEGACY_IMAGE_TYPE)]),
+            # A new image keeps its file name, so its volume id: the old one is deleted first (the provider refuses
+            # to download over a file it does not manage, and deleting the old one afterwards would delete it).
+            opts=pulumi.ResourceOptions(
+                parent=self, aliases=[pulumi.Alias(type_=LEGACY_IMAGE_TYPE)], delete_before_replace=True
+            ),
         )
         self.user_data, host_key = user_data_snippet(
             name,
@@ -70,6 +74,7 @@ class TemplateVM(pulumi.ComponentResource):
                 public_keys=args.ssh.public_keys,
                 storage=args.storage.type,
                 ceph_client=args.storage.client,
+                microceph_channel=args.storage.microceph_channel,
             ),
             child,
         )
@@ -84,7 +89,7 @@ class TemplateVM(pulumi.ComponentResource):
                 proxmoxve.VmLegacyDiskArgs(
                     interface="scsi0",
                     datastore_id=pve.disk_datastore,
-                    import_from=self.image.id,
+                    **_disk_source(args.image, self.image.id),
                     size=t.disk_size_gb,
                     discard="on",
                     iothread=True,
@@ -93,13 +98,21 @@ class TemplateVM(pulumi.ComponentResource):
             ],
             boot_orders=["scsi0"],
             network_devices=[nic(args.network)],
-            initialization=initialization(pve, args.network, t.build_ip, self.user_data),
+            initialization=initialization(pve, args.network, t.build_ip, t.name),
             started=True,
             on_boot=False,
             **common_vm_args(t.cores, t.memory_mb),
             # The seal step powers the VM off and the convert step makes it a template: both are intended, so a
-            # refresh must not turn them into a diff.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["started", "template"]),
+            # refresh must not turn them into a diff. New user-data (e.g. storage.microcephChannel) or a new image
+            # makes a new template: the VM is replaced (then sealed and converted again), deleted first as its VM
+            # id stays the same. Full clones do not need their template: the nodes keep theirs.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                ignore_changes=["started", "template"],
+                depends_on=[self.user_data],
+                replace_with=[self.user_data, self.image],
+                delete_before_replace=True,
+            ),
         )
 
         if t.build_ip == "dhcp":
@@ -144,6 +157,12 @@ class TemplateVM(pulumi.ComponentResource):
         # Clones depend on this: the template exists only once the conversion has run.
         self.ready = self.convert
         self.register_outputs({"vm_id": self.vm_id})
+
+
+def _disk_source(image: ImageConfig, volume: pulumi.Output[str]) -> dict[str, pulumi.Output[str]]:
+    """The template disk's source: import-from an `import` volume (PVE 8.4+), or an `iso` volume the provider imports
+    over SSH (`qm disk import`: older PVE)."""
+    return {"import_from": volume} if image.import_method == "import" else {"file_id": volume}
 
 
 def seal_args(storage: StorageConfig) -> list[object]:

@@ -602,3 +602,62 @@ def test_losing_the_quorum_is_refused_with_the_recovery():
 def test_a_bad_state_is_refused_by_key():
     message = one_problem(dev(nodes=nodes_with(n1={"state": "gone"})))
     assert message.startswith("swarm-ceph:nodes[1].state:")
+
+
+def test_proxmox_ssh_port_defaults_to_22_and_is_read():
+    assert parse_settings(raw_of(dev(), GOOD_SECRETS)).proxmox.ssh_port == 22
+    cfg = dev(proxmox={**stack_config("dev")[NS + "proxmox"], "sshPort": 2222})
+    assert parse_settings(raw_of(cfg, GOOD_SECRETS)).proxmox.ssh_port == 2222
+
+
+@pytest.mark.parametrize("port", [0, 65536, "ssh"])
+def test_proxmox_ssh_port_checked(port):
+    message = one_problem(dev(proxmox={**stack_config("dev")[NS + "proxmox"], "sshPort": port}))
+    assert message.startswith(NS + "proxmox.sshPort")
+
+
+def test_microceph_channel_defaults_to_a_fixed_track():
+    assert parse_settings(raw_of(dev(), GOOD_SECRETS)).storage.microceph_channel == "squid/stable"
+    cfg = dev(storage={"type": "microceph", "microcephChannel": "reef/stable/hotfix-1"})
+    assert parse_settings(raw_of(cfg, GOOD_SECRETS)).storage.microceph_channel == "reef/stable/hotfix-1"
+
+
+@pytest.mark.parametrize("channel", ["squid", "latest/nightly", "Squid/stable", "/stable", "squid/stable;reboot"])
+def test_microceph_channel_checked(channel):
+    message = one_problem(dev(storage={"type": "microceph", "microcephChannel": channel}))
+    assert message.startswith(NS + "storage.microcephChannel")
+
+
+def test_microceph_channel_only_where_the_template_installs_microceph():
+    message = one_problem(cephfs(microcephChannel="squid/stable"), CEPHFS_SECRETS)
+    assert message.startswith(NS + "storage.microcephChannel is only used with storage.type: microceph")
+    hosts = {k: v for k, v in dev().items() if k not in (NS + "proxmox", NS + "image", NS + "template")}
+    hosts |= {NS + "infrastructure": "hosts", NS + "nodes": [dict(n, cephDisk="/dev/sdb") for n in nodes_with()]}
+    parse_settings(raw_of(hosts, {"sshPrivateKey": FAKE_SSH_KEY}))  # fine without it
+    hosts[NS + "storage"] = {"type": "microceph", "microcephChannel": "reef/stable"}
+    message = one_problem(hosts, {"sshPrivateKey": FAKE_SSH_KEY})
+    assert message.startswith(NS + "storage.microcephChannel is only used") and "install MicroCeph yourself" in message
+
+
+def test_image_import_method_names_the_file():
+    image = {k: v for k, v in stack_config("dev")[NS + "image"].items() if k != "fileName"}
+    unnamed = parse_settings(raw_of(dev(image=image), GOOD_SECRETS)).image
+    assert unnamed.volume_file_name == "debian-12-genericcloud-amd64.qcow2"
+    iso = parse_settings(raw_of(dev(image={**image, "importMethod": "iso"}), GOOD_SECRETS)).image
+    assert (iso.import_method, iso.volume_file_name) == ("iso", "debian-12-genericcloud-amd64.img")
+    named = parse_settings(raw_of(dev(image={**image, "importMethod": "iso", "fileName": "d12.img"}), GOOD_SECRETS))
+    assert named.image.volume_file_name == "d12.img"
+
+
+@pytest.mark.parametrize("method, file_name", [("iso", "d12.qcow2"), ("import", "d12.img")])
+def test_image_file_name_must_suit_the_import_method(method, file_name):
+    image = {**stack_config("dev")[NS + "image"], "importMethod": method, "fileName": file_name}
+    message = one_problem(dev(image=image))
+    assert (
+        message.startswith(f"{NS}image.fileName {file_name} does not end in") and f"importMethod: {method}" in message
+    )
+
+
+def test_image_import_method_checked():
+    message = one_problem(dev(image={**stack_config("dev")[NS + "image"], "importMethod": "upload"}))
+    assert message.startswith(NS + "image.importMethod")

@@ -190,3 +190,29 @@ def test_a_stack_made_with_the_deprecated_image_type_keeps_its_image(project):
     assert list(ran) == ["same"] and "template-image" in ran["same"]  # nothing created, replaced or deleted
     (image,) = [r for r in project.resources() if r["urn"].endswith("::template-image")]
     assert (image["type"], image["id"], image["urn"]) == (new["type"], volume, new["urn"])
+
+
+def test_preview_of_the_older_pve_path_with_a_pve_ssh_port_and_a_microceph_channel(project):
+    """image.importMethod iso (PVE before 8.4: an `iso` volume named .img, the disk imported over SSH by the
+    provider), proxmox.sshPort and storage.microcephChannel: the real provider accepts the image, the template's
+    disk from its file_id and the provider's SSH port; the template's user-data installs MicroCeph from the channel."""
+    config = dev_config()
+    del config["swarm-ceph:image"]["fileName"]  # the default name for the method
+    config["swarm-ceph:image"]["importMethod"] = "iso"
+    config["swarm-ceph:proxmox"]["sshPort"] = 2222
+    config["swarm-ceph:storage"] = {**config["swarm-ceph:storage"], "microcephChannel": "reef/stable"}
+    project.stack("dev", config, SECRETS)
+    done = project.ok("preview", "--json")
+    report = json.loads(done.stdout)
+    plan = Counter(s["newState"]["type"] for s in report["steps"] if s["op"] == "create")
+    assert plan == planned(3, 1)
+    new = {s["urn"].rsplit("::", 1)[1]: s["newState"] for s in report["steps"]}
+    image = new["template-image"]["inputs"]
+    assert (image["contentType"], image["fileName"]) == ("iso", "debian-12-genericcloud-amd64.img")
+    (disk,) = new["template"]["inputs"]["disks"]
+    assert "importFrom" not in disk and "fileId" in disk  # the image's id, unknown until it is downloaded
+    (provider,) = [s for s in new.values() if s["type"] == "pulumi:providers:proxmoxve"]
+    ssh = provider["inputs"]["ssh"]
+    assert (json.loads(ssh) if isinstance(ssh, str) else ssh)["nodes"][0]["port"] == 2222
+    assert report.get("diagnostics", []) == [], report["diagnostics"]
+    no_secret_anywhere(project, done.stdout, done.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import yaml
@@ -23,6 +24,7 @@ from lab.vm.seed import VM_LAB_NODES, vm_host_key
 
 VM = "proxmoxve:index/vmLegacy:VmLegacy"
 REMOTE = "command:remote:Command"
+FILE = "proxmoxve:index/fileLegacy:FileLegacy"
 SNIPPET = "proxmoxve:index/fileLegacy:FileLegacy"
 
 
@@ -121,8 +123,11 @@ def test_template_and_three_clones(dev_run):
         assert disk["interface"] == "scsi1" and disk["size"] == 50
         assert vm.inputs["networkDevices"][0]["firewall"] is True
         assert vm.inputs["agent"]["enabled"] is True and vm.inputs["stopOnDestroy"] is True
-        assert vm.inputs["initialization"]["userDataFileId"] == f"{name}-user-data-id"
+        # the snippet's volume id, known before the snippet exists (the provider's id for it): the VM waits for it
+        assert vm.inputs["initialization"]["userDataFileId"] == f"local:snippets/{name}-user-data.yaml"
+        assert dev_run.depends_on(vm, dev_run.named(f"{name}-user-data"))
         assert dev_run.depends_on(vm, dev_run.named("template-convert"))
+        assert not vm.replace_with and not vm.delete_before_replace  # a new snippet never replaces a node
 
 
 def test_every_node_has_firewall_options_and_group_rule(dev_run):
@@ -733,3 +738,66 @@ def test_reordering_the_nodes_changes_no_resource(stack, order):
     changed = [urn for urn, r in after.resources.items() if before.resources[urn].inputs != r.inputs]
     assert changed == []
     assert len(after.commands("io-check.sh")) == len(order)  # (what the order could have changed is there)
+
+
+def provider_ssh_nodes(run) -> list[dict]:
+    (provider,) = run.of_type("pulumi:providers:proxmoxve")
+    ssh = provider.inputs["ssh"]
+    return (json.loads(ssh) if isinstance(ssh, str) else ssh)["nodes"]
+
+
+def test_the_pve_nodes_ssh_port_reaches_the_provider(dev_run):
+    # 22 is left to the provider's default: a stack made before proxmox.sshPort sees no change of its provider
+    assert [set(n) for n in provider_ssh_nodes(dev_run)] == [{"name", "address"}]
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:proxmox"]["sshPort"] = 2222
+    (node,) = provider_ssh_nodes(run_program(*with_secrets(cfg)))
+    assert node["port"] == 2222 and node["name"] == cfg["swarm-ceph:proxmox"]["nodeName"]
+
+
+def test_a_snippet_is_replaced_by_deleting_it_first(dev_run):
+    """A new snippet has the old one's path and id: deleting the old one after uploading the new one would delete
+    the file (the provider deletes by path)."""
+    snippets = dev_run.of_type(FILE)
+    assert len(snippets) == 4 and all(f.delete_before_replace for f in snippets)
+    assert {f.inputs["sourceRaw"]["fileName"] for f in snippets} == {
+        f"{n}-user-data.yaml" for n in ("debian12-swarm-template", "swarm-master", "swarm-worker1", "swarm-worker2")
+    }
+
+
+def test_new_user_data_or_a_new_image_makes_a_new_template(dev_run):
+    (template,) = [r for r in dev_run.of_type(VM) if r.inputs["vmId"] == 9000]
+    snippet, image = dev_run.named("template-user-data"), dev_run.named("template-image")
+    assert set(template.replace_with) == {snippet.urn, image.urn}
+    assert template.delete_before_replace and image.delete_before_replace  # same VM id, same volume id
+    assert (
+        template.inputs["initialization"]["userDataFileId"] == "local:snippets/debian12-swarm-template-user-data.yaml"
+    )
+    assert dev_run.depends_on(template, snippet)
+
+
+def test_the_microceph_channel_reaches_the_templates_user_data():
+    cfg = copy.deepcopy(stack_config("dev"))
+    data = run_program(*with_secrets(cfg)).named("template-user-data").inputs["sourceRaw"]["data"]
+    assert yaml.safe_load(data)["runcmd"][2] == ["snap", "install", "microceph", "--channel=squid/stable"]
+    cfg["swarm-ceph:storage"] = {**cfg["swarm-ceph:storage"], "microcephChannel": "reef/stable"}
+    data = run_program(*with_secrets(cfg)).named("template-user-data").inputs["sourceRaw"]["data"]
+    assert yaml.safe_load(data)["runcmd"][2] == ["snap", "install", "microceph", "--channel=reef/stable"]
+
+
+def test_the_older_pve_path_downloads_an_iso_volume_and_imports_the_disk_from_it(dev_run):
+    image = dev_run.named("template-image")
+    (template,) = [r for r in dev_run.of_type(VM) if r.inputs["vmId"] == 9000]
+    assert image.inputs["contentType"] == "import" and image.inputs["fileName"].endswith(".qcow2")
+    assert template.inputs["disks"][0]["importFrom"] == image.outputs.get("id", "template-image-id")
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:image"] |= {"importMethod": "iso", "fileName": "debian-12-genericcloud-amd64-20251112.img"}
+    run = run_program(*with_secrets(cfg))
+    image = run.named("template-image")
+    (template,) = [r for r in run.of_type(VM) if r.inputs["vmId"] == 9000]
+    assert (image.inputs["contentType"], image.inputs["fileName"]) == (
+        "iso",
+        "debian-12-genericcloud-amd64-20251112.img",
+    )
+    (disk,) = template.inputs["disks"]
+    assert "importFrom" not in disk and disk["fileId"] == "template-image-id"

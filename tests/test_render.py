@@ -139,10 +139,11 @@ def test_template_installs_microceph_only_for_microceph(storage, client, ceph_pa
 
 
 # sha256 of template_user_data's output before it had the docker and apt_sources_list parameters (phase 1 of the VM
-# lab): the program passes neither, so its template user-data must stay byte for byte what it was.
+# lab): the program passes neither, so its template user-data must stay byte for byte what it was. The MicroCeph
+# templates changed once since, on purpose: `snap install microceph` gained `--channel=squid/stable` (its only diff).
 TEMPLATE_GOLDEN = {
-    "microceph": "e68063ef16fa64e08df96d3e4e1bf6e984e1a2b3cc48b8f93fad2ca96ee28067",
-    "host-key": "e5ef293fd03e1211118c099db57cef1a9675055b5d69cbf6a17cf59a38293fab",
+    "microceph": "a97c3e510c6f0d8c1588421ec87190778c647336409c6403dfb11325e5ce9c0a",
+    "host-key": "2289280e9dba91bf90c2d50966792290833ca6ce05e5c4d901648c90c9b47d6f",
     "cephfs-kernel": "4c608dc35127338da5146b9aef958c40899c2d051e0451c3a8e2016ccb5c390c",
     "cephfs-fuse": "0623b666e1a9a7fb4f082a4e3e0bdfc9a739d540bc5757cbb77c48ff289874fa",
     "existing": "919e80dd424d7528da800db63cd724c1b8702063e2f6a0758022979cf8831e25",
