@@ -543,3 +543,26 @@ def test_stack_deploy_runs_again_while_swarm_answers_update_out_of_sequence(tmp_
     done = run("stack-deploy.sh", *deploy, stdin="services: {}\n", **env)
     assert done.returncode == 1 and (docker / "out-of-sequence").read_text().strip() == "4"
     assert "docker stack deploy web failed: Error response from daemon: rpc error" in done.stderr, done.stderr
+
+
+def test_swarm_leave_is_tried_again_on_a_slow_node(tmp_path):
+    """A node slow or just back from a fault fails `docker swarm leave` ("context deadline exceeded"; seen in a
+    destroy after faults, which a second destroy finished): the leave is tried again until the node is out, a node
+    out of the Swarm is left alone, and a timeout names Docker's error."""
+    docker = tmp_path / "docker"
+    docker.mkdir()
+    env = dict(state=docker, FAKE_DOCKER_STATE=str(docker))
+    (docker / "swarm").write_text("active\n")
+    (docker / "leave-timeouts").write_text("2")
+    done = run("swarm-leave.sh", **env)
+    assert done.returncode == 0 and done.stdout == "left\n", done.stderr
+    assert done.stderr.count("context deadline exceeded") == 2
+    assert (docker / "calls").read_text().splitlines() == ["swarm leave --force"] * 3
+    assert ok("swarm-leave.sh", **env) == "left\n"  # out already: no call
+    assert (docker / "calls").read_text().splitlines() == ["swarm leave --force"] * 3
+
+    (docker / "swarm").write_text("active\n")
+    (docker / "leave-timeouts").write_text("1000")
+    done = run("swarm-leave.sh", 3, **env)
+    assert done.returncode == 1, done.stderr
+    assert "did not leave the Swarm within 3s: Error response from daemon: context deadline exceeded" in done.stderr
