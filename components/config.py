@@ -386,7 +386,7 @@ def check_settings(s: StackSettings) -> list[str]:
             p.append(f"{ns}:proxmox is required with infrastructure: proxmox. Fix: {_SECTION_FIXES['proxmox']}")
         if s.image is None:
             p.append(f"{ns}:image is required with infrastructure: proxmox. Fix: {_SECTION_FIXES['image']}")
-        elif not s.image.volume_file_name.endswith("." + IMAGE_SUFFIX[s.image.import_method]):
+        elif s.image.file_name and not s.image.file_name.endswith("." + IMAGE_SUFFIX[s.image.import_method]):
             suffix = IMAGE_SUFFIX[s.image.import_method]
             p.append(
                 f"{ns}:image.fileName {s.image.file_name} does not end in .{suffix}, which PVE needs with "

@@ -39,9 +39,13 @@ def make_provider(name: str, pve: ProxmoxConfig, secrets: Secrets) -> proxmoxve.
     )
 
 
+def snippet_file_name(vm_name: str) -> str:
+    return f"{vm_name}-user-data.yaml"
+
+
 def snippet_volume(pve: ProxmoxConfig, vm_name: str) -> str:
     """The volume id of a VM's user-data snippet (the provider's id for it: DATASTORE:snippets/FILE)."""
-    return f"{pve.snippet_datastore}:snippets/{vm_name}-user-data.yaml"
+    return f"{pve.snippet_datastore}:snippets/{snippet_file_name(vm_name)}"
 
 
 def snippet(name: str, pve: ProxmoxConfig, file_name: str, data: pulumi.Input[str], opts: pulumi.ResourceOptions):
@@ -73,8 +77,7 @@ def user_data_snippet(
     key. Returns the snippet and the key (whose public part the VM's remote steps pin)."""
     host_key = derive_host_key(host_key_seed.get_secret_value(), vm_name)
     data = render(host_key_private=host_key.private_openssh, host_key_public=host_key.public)
-    file_name = snippet_volume(pve, vm_name).split("/", 1)[1]
-    file = snippet(f"{name}-user-data", pve, file_name, pulumi.Output.secret(data), opts)
+    file = snippet(f"{name}-user-data", pve, snippet_file_name(vm_name), pulumi.Output.secret(data), opts)
     return file, host_key
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# swarm-leave.sh [TIMEOUT_S]: leave the Swarm if this node is in one (the undo of swarm-init.sh and swarm-join.sh). A node that
-# is slow or just back from a fault can fail the leave ("context deadline exceeded" while its Raft or dispatcher
-# shuts down): it is tried again until the node is out, for TIMEOUT_S (180); a timeout names Docker's last error.
+# swarm-leave.sh [TIMEOUT_S]: leave the Swarm if this node is in one (the undo of swarm-init.sh and swarm-join.sh).
+# A node that is slow or just back from a fault can fail the leave ("context deadline exceeded" while its Raft or
+# dispatcher shuts down): it is tried again until the node is out, for TIMEOUT_S (180); a timeout names Docker's
+# last error.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,5 +22,6 @@ left() {
   fi
   [[ $(swarm_state) == inactive ]]
 }
-retry "$timeout_s" 2 left || die "this node did not leave the Swarm within ${timeout_s}s: ${last_error:-state $(swarm_state)}"
+retry "$timeout_s" 2 left ||
+  die "this node did not leave the Swarm within ${timeout_s}s: ${last_error:-state $(swarm_state)}"
 echo "left"
