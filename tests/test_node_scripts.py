@@ -566,3 +566,45 @@ def test_swarm_leave_is_tried_again_on_a_slow_node(tmp_path):
     done = run("swarm-leave.sh", 3, **env)
     assert done.returncode == 1, done.stderr
     assert "did not leave the Swarm within 3s: Error response from daemon: context deadline exceeded" in done.stderr
+
+
+RECORDED = Path(__file__).parent / "data" / "microceph"
+
+
+def recorded_stdout(name: str) -> str:
+    """The stdout of a command recorded on the real MicroCeph (tests/data/microceph/README.md)."""
+    text = (RECORDED / name).read_text()
+    return text.split("# ---- stdout ----\n", 1)[1].split("# ---- stderr ----", 1)[0]
+
+
+def test_the_fake_lists_disks_as_the_real_microceph_does(tmp_path):
+    state = tmp_path / "mcx-node1"
+    (state / "disks").mkdir(parents=True)
+    (state / "disks" / "_dev_loop0").write_text("/dev/loop0\n")
+    env = {**os.environ, "FAKE_MICROCEPH_STATE": str(state), "FAKE_MICROCEPH_HOSTNAME": "mcx-node1"}
+    listing = subprocess.run(
+        [FAKES / "microceph", "disk", "list", "--host-only", "--json"], env=env, capture_output=True, text=True
+    )
+    assert listing.stdout == recorded_stdout("44b-node1-disk-list-json.txt")
+
+
+def test_microceph_disk_guard_reads_this_nodes_disks_by_the_device_they_are(tmp_path):
+    """The guard lists this node's disks only: the plain listing has every member's, and with the same cephDisk on
+    every node (the Proxmox default) the real MicroCeph's second and third nodes added no OSD (recorded:
+    B43-node3-script-microceph-disk-default-by-id-MISFIRE.txt). MicroCeph records a kernel name by its by-id link:
+    the second run finds it by the device both resolve to, instead of adding it again, which MicroCeph refuses
+    (recorded: 44-node1-disk-add-repeated-wipe.txt). `disk add`'s report goes to the log: stdout is the result."""
+    assert Path(DISK).is_block_device(), "a block device is needed for microceph-disk.sh's check"
+    assert "| mcx-node1 |" in recorded_stdout("49-node3-disk-list-all-nodes.txt")  # why --host-only
+    assert "Failure" in recorded_stdout("44-node1-disk-add-repeated-wipe.txt")
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    (by_id / "scsi-0QEMU_QEMU_HARDDISK_drive-scsi1").symlink_to(DISK)
+    state = tmp_path / "node"
+    for _ in range(2):
+        assert ok("microceph-disk.sh", DISK, state=state, FAKE_MICROCEPH_BY_ID=str(by_id)) == "osd\n"
+    assert calls(state) == [f"disk add {DISK} --wipe"]
+    recorded = (state / "disks").iterdir().__next__().read_text().strip()
+    assert recorded == str(by_id / "scsi-0QEMU_QEMU_HARDDISK_drive-scsi1")  # as MicroCeph records it
+    assert ok("microceph-disk.sh", by_id / "scsi-0QEMU_QEMU_HARDDISK_drive-scsi1", state=state) == "osd\n"
+    assert calls(state) == [f"disk add {DISK} --wipe"]  # the by-id path names the same OSD
