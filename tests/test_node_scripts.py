@@ -113,10 +113,10 @@ def test_guards_read_the_whole_listing(tmp_path):
 
 
 def test_microceph_add_stops_when_the_member_list_cannot_be_read(tmp_path):
-    """A failing `cluster list` is not read as "not a member": no token is made."""
+    """A node with no cluster ("Database is not yet initialized") makes no token: it cannot add anyone."""
     state = tmp_path / "not-bootstrapped"
     result = run("microceph-add.sh", "swarm-worker1", state=state)
-    assert result.returncode == 1 and "could not list the MicroCeph cluster members" in result.stderr
+    assert result.returncode == 1 and "is not a MicroCeph cluster member: it cannot add" in result.stderr
     assert result.stdout == "" and calls(state) == []
 
 
@@ -577,6 +577,10 @@ def recorded_stdout(name: str) -> str:
     return text.split("# ---- stdout ----\n", 1)[1].split("# ---- stderr ----", 1)[0]
 
 
+def recorded_stderr(name: str) -> str:
+    return (RECORDED / name).read_text().split("# ---- stderr ----\n", 1)[1]
+
+
 def test_the_fake_lists_disks_as_the_real_microceph_does(tmp_path):
     state = tmp_path / "mcx-node1"
     (state / "disks").mkdir(parents=True)
@@ -608,3 +612,40 @@ def test_microceph_disk_guard_reads_this_nodes_disks_by_the_device_they_are(tmp_
     assert recorded == str(by_id / "scsi-0QEMU_QEMU_HARDDISK_drive-scsi1")  # as MicroCeph records it
     assert ok("microceph-disk.sh", by_id / "scsi-0QEMU_QEMU_HARDDISK_drive-scsi1", state=state) == "osd\n"
     assert calls(state) == [f"disk add {DISK} --wipe"]  # the by-id path names the same OSD
+
+
+def test_microceph_add_makes_a_token_again_when_the_first_was_never_used(tmp_path):
+    """MicroCeph refuses a second `cluster add` for a name whose token was never used (recorded:
+    23-node1-cluster-add-node2-repeated.txt): the add step run again before its join (the join failed) deletes that
+    record and prints a new token, instead of failing until someone edits MicroCeph's database by hand."""
+    assert (
+        "UNIQUE constraint failed: internal_token_records.name"
+        in (RECORDED / "23-node1-cluster-add-node2-repeated.txt").read_text()
+    )
+    state = tmp_path / "bootstrap-node"
+    ok("microceph-bootstrap.sh", "10.10.1.10", 30, state=state)
+    for _ in range(2):
+        assert ok("microceph-add.sh", "swarm-worker1", state=state) == "token-for-swarm-worker1\n"
+    assert calls(state)[1:] == [
+        "cluster add swarm-worker1",
+        "cluster add swarm-worker1",  # refused: the unused token's record exists
+        "cluster sql delete from internal_token_records where name = 'swarm-worker1'",
+        "cluster add swarm-worker1",
+    ]
+
+
+def test_microceph_membership_is_asked_again_while_a_member_is_down(tmp_path):
+    """Right after a member went down, the real `cluster list` failed with "context deadline exceeded" (recorded:
+    90-node1-cluster-list-node3-down.txt): the guards ask again instead of reading "not a member" and bootstrapping
+    or joining a node that is one. "Database is not yet initialized" (recorded: 01-*) is the one "no cluster"."""
+    assert recorded_stderr("01-node1-cluster-list-before-bootstrap.txt") == "Error: Database is not yet initialized\n"
+    assert "context deadline exceeded" in recorded_stderr("90-node1-cluster-list-node3-down.txt")
+    state = tmp_path / "bootstrap-node"
+    ok("microceph-bootstrap.sh", "10.10.1.10", 30, state=state)
+    (state / "list-timeouts").write_text("2")
+    done = run("microceph-bootstrap.sh", "10.10.1.10", 30, state=state)
+    assert done.returncode == 0 and done.stdout == "bootstrapped\n", done.stderr
+    assert done.stderr.count("context deadline exceeded") == 2 and "already a MicroCeph cluster member" in done.stderr
+    (state / "list-timeouts").write_text("1")
+    assert ok("microceph-join.sh", state=state, stdin="").strip() == "joined"  # a member: no token needed
+    assert calls(state) == ["cluster bootstrap --mon-ip 10.10.1.10"]

@@ -9,7 +9,8 @@ mon_ip=${1:?usage: microceph-bootstrap.sh MON_IP TIMEOUT_S}
 timeout_s=${2:?usage: microceph-bootstrap.sh MON_IP TIMEOUT_S}
 command -v microceph >/dev/null || die "microceph is not installed (the template installs the snap)"
 
-if microceph cluster list >/dev/null 2>&1; then
+members=$(microceph_members)
+if [[ -n $members ]]; then
   log "already a MicroCeph cluster member; not bootstrapping"
 else
   microceph cluster bootstrap --mon-ip "$mon_ip"

@@ -8,7 +8,8 @@ set -euo pipefail
 
 IFS= read -r token || true # stdin: secrets never travel on a command line
 command -v microceph >/dev/null || die "microceph is not installed (the template installs the snap)"
-if microceph cluster list >/dev/null 2>&1; then
+members=$(microceph_members)
+if [[ -n $members ]]; then
   log "already a MicroCeph cluster member; not joining"
   echo "joined"
   exit 0
