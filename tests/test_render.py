@@ -27,7 +27,7 @@ from components.host_keys import derive_host_key
 from components.scripts import SCRIPTS_DIR, script_command, script_text
 from components.security_group import group_name, security_group_rules
 
-SCRIPTS = sorted(p.name for p in SCRIPTS_DIR.glob("*.sh") if p.name != "lib.sh")
+SCRIPTS = sorted(p.name for p in SCRIPTS_DIR.glob("*.sh") if not p.name.startswith("lib"))
 KEYS = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOqv0yzfJ9E8n2o1Cq1nVh8vX0xW4m9m0m4V7L3s3a9X op@example"]
 HOST_KEY = derive_host_key("a-seed-of-at-least-32-characters-0123456789", "swarm-worker1")
 NODE_WITH_HOST_KEY = node_user_data(

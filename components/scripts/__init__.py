@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from functools import cache
 from pathlib import Path
 
 SCRIPTS_DIR = Path(__file__).resolve().parent
 _LIB_LINE = '. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"'
+# A line sourcing a helper file beside the script (lib.sh, lib-microceph.sh): each is inlined in its place.
+_SOURCE_LINE = re.compile(r'^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)/(lib[\w-]*\.sh)"$', re.MULTILINE)
 
 
 @cache
 def script_text(name: str) -> str:
-    """The script ``name`` (e.g. ``swarm-join.sh``) made self-contained: the line sourcing lib.sh is replaced by
-    lib.sh itself, so the text can run with ``bash -c`` on a host that has none of these files."""
+    """The script ``name`` (e.g. ``swarm-join.sh``) made self-contained: each line sourcing a helper file (lib.sh,
+    and lib-microceph.sh for the MicroCeph scripts) is replaced by that file, so the text can run with ``bash -c``
+    on a host that has none of these files."""
     text = (SCRIPTS_DIR / name).read_text()
     if _LIB_LINE not in text:
         raise ValueError(f"{name} does not source lib.sh the expected way")
-    return text.replace(_LIB_LINE, (SCRIPTS_DIR / "lib.sh").read_text())
+    return _SOURCE_LINE.sub(lambda line: (SCRIPTS_DIR / line.group(1)).read_text(), text)
 
 
 def script_command(name: str, *args: object, sudo: bool = False) -> str:

@@ -6,6 +6,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=lib-microceph.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-microceph.sh"
 
 host=${1:?usage: microceph-add.sh HOSTNAME}
 [[ $host =~ ^[a-z0-9-]+$ ]] || die "'$host' is not a hostname"

@@ -4,6 +4,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=lib-microceph.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-microceph.sh"
 
 mon_ip=${1:?usage: microceph-bootstrap.sh MON_IP TIMEOUT_S}
 timeout_s=${2:?usage: microceph-bootstrap.sh MON_IP TIMEOUT_S}

@@ -5,6 +5,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=lib-microceph.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib-microceph.sh"
 
 IFS= read -r token || true # stdin: secrets never travel on a command line
 command -v microceph >/dev/null || die "microceph is not installed (the template installs the snap)"
