@@ -433,6 +433,42 @@ def test_deploy_environment_feeds_the_compose_file():
     assert html_dir("/mnt/cephfs/") == "/mnt/cephfs/html"
 
 
+def _nginx_health_check() -> dict:
+    web = yaml.safe_load((Path(__file__).parent.parent / "stacks/nginx/docker-compose.yml").read_text())
+    return web["services"]["web"]["healthcheck"]
+
+
+def _nginx_check(html: Path, bin_dir: Path | None = None) -> int:
+    """Run the nginx service's health check as its container would (compose's `$$` unescaped), on ``html``."""
+    kind, command = _nginx_health_check()["test"]
+    assert kind == "CMD-SHELL"
+    command = command.replace("$$", "$").replace("/usr/share/nginx/html", str(html))
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin" if bin_dir else "/usr/bin:/bin"}
+    return subprocess.run(["sh", "-c", command], env=env, capture_output=True, timeout=30).returncode
+
+
+def test_nginx_health_check_fails_on_a_missing_page_and_never_on_a_stalled_filesystem(tmp_path):
+    """Unhealthy (a new container) only on a definite answer; a stat that hangs (a CephFS failing over) is killed
+    after 5 s and counted healthy, so a stall never replaces every node's task at once. The hang itself is real in
+    tests/test_lab.py (ceph-fuse frozen); here a stand-in `timeout` reports the kill it would have done."""
+    check = _nginx_health_check()
+    assert check["timeout"] == "30s" and check["retries"] == 3  # Docker's own bound: far above the check's 5 s
+    assert _nginx_check(tmp_path) == 1  # no page: unhealthy
+    (tmp_path / "index.html").write_text("page")
+    assert _nginx_check(tmp_path) == 0
+    stalled = tmp_path / "stalled-bin"
+    stalled.mkdir()
+    fake = stalled / "timeout"
+    fake.write_text('#!/bin/sh\n[ "$1 $2 $3" = "-s KILL 5" ] || exit 2\nexit 137\n')  # what a KILL after 5 s returns
+    fake.chmod(0o755)
+    assert _nginx_check(tmp_path / "gone", stalled) == 0
+    broken = tmp_path / "broken-bin"
+    broken.mkdir()
+    (broken / "timeout").write_text("#!/bin/sh\nexit 127\n")  # no `timeout` in the image: not silently healthy
+    (broken / "timeout").chmod(0o755)
+    assert _nginx_check(tmp_path, broken) == 1
+
+
 def test_extra_environment_feeds_the_kv_compose_file():
     compose = (Path(__file__).parent.parent / "stacks/kv/docker-compose.yml").read_text()
     kv = ExtraStackConfig(
