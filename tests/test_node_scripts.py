@@ -1,6 +1,7 @@
 """Node-side scripts that cannot run for real here, run against stand-ins: MicroCeph's CLI faked in
-tests/fakes/microceph (shapes of its output as documented) to check every guard, the CephFS mount steps against
-fake mount commands (tests/fakes/cephfs-client) with a scratch /etc/fstab, and the fstab edits on a temporary file.
+tests/fakes/microceph (replaying the real MicroCeph's recorded answers, tests/data/microceph) to check every guard,
+the CephFS mount steps against fake mount commands (tests/fakes/cephfs-client) with a scratch /etc/fstab, and the
+fstab edits on a temporary file.
 Each step runs twice: the second run must change nothing."""
 
 from __future__ import annotations
@@ -649,3 +650,121 @@ def test_microceph_membership_is_asked_again_while_a_member_is_down(tmp_path):
     (state / "list-timeouts").write_text("1")
     assert ok("microceph-join.sh", state=state, stdin="").strip() == "joined"  # a member: no token needed
     assert calls(state) == ["cluster bootstrap --mon-ip 10.10.1.10"]
+
+
+def fake(*args: str, state: Path, program: str = "microceph", **env_vars: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FAKE_MICROCEPH_STATE": str(state), "FAKE_MICROCEPH_HOSTNAME": "mcx-node1", **env_vars}
+    return subprocess.run([FAKES / program, *args], env=env, capture_output=True, text=True, timeout=30)
+
+
+def recorded_exit_code(name: str) -> int:
+    (code,) = re.findall(r"^# exit code: (\d+)$", (RECORDED / name).read_text(), re.M)
+    return int(code)
+
+
+def assert_answers_as_recorded(done: subprocess.CompletedProcess, recording: str) -> None:
+    assert (done.stdout, done.stderr, done.returncode) == (
+        recorded_stdout(recording),
+        recorded_stderr(recording),
+        recorded_exit_code(recording),
+    )
+
+
+MEMBER_LISTS = sorted(
+    p.name
+    for p in RECORDED.glob("*.txt")
+    if "# command: microceph cluster list\n" in p.read_text() and recorded_exit_code(p.name) == 0
+)
+
+
+@pytest.mark.parametrize("recording", MEMBER_LISTS)
+def test_the_fake_lists_members_as_the_real_microceph_does(tmp_path, recording):
+    """`cluster list` as the real MicroCeph printed it, byte for byte, from the same members (names, addresses, roles
+    and fingerprints read from the recording): the bordered table the guards search for a member's name."""
+    recorded = recorded_stdout(recording)
+    state = tmp_path / "cluster"
+    (state / "members").mkdir(parents=True)
+    (state / "bootstrapped").touch()
+    for row in recorded.splitlines()[3::2]:
+        name, address, role, fingerprint, _ = (cell.strip() for cell in row.strip("|").split("|"))
+        (state / "members" / name).write_text(f"{address.removesuffix(':7443')} {role} {fingerprint}\n")
+    assert len(MEMBER_LISTS) >= 10 and fake("cluster", "list", state=state).stdout == recorded
+
+
+def _fs_with_client(state: Path) -> None:
+    (state / "fs").write_text("cephfs\n")
+    (state / "auth").mkdir(parents=True)
+    (state / "auth" / "client.rec").write_text("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n")
+
+
+@pytest.mark.parametrize(
+    "recording, setup",
+    [
+        ("01-node1-cluster-list-before-bootstrap.txt", None),
+        ("12-node1-cluster-bootstrap-repeated.txt", "bootstrapped"),
+        ("19-node1-ceph-mds-stat-no-fs.txt", None),
+        ("19b-node1-ceph-fs-ls-no-fs.txt", None),
+        ("62-node1-ceph-osd-pool-create-metadata.txt", None),
+        ("62b-node1-ceph-osd-pool-create-metadata-repeated.txt", "pools/cephfs_metadata"),
+        ("67-node1-ceph-fs-ls.txt", "fs"),
+        ("69-node1-ceph-fs-new-repeated.txt", "fs"),
+        ("71-node1-ceph-auth-get-key-missing.txt", None),
+        ("73-node1-ceph-fs-authorize-repeated-same-caps.txt", "client"),
+        ("74-node1-ceph-fs-authorize-missing-fs.txt", None),
+    ],
+)
+def test_the_fake_answers_as_the_real_microceph_did(tmp_path, recording, setup):
+    """Each answer the scripts meet, to the recorded command in the state it was recorded in: the same stdout, stderr
+    and exit code (a repeated `fs authorize` with the same caps succeeds and prints the key again; a missing
+    filesystem is EINVAL, 22)."""
+    (command,) = re.findall(r"^# command: (.*)$", (RECORDED / recording).read_text(), re.M)
+    program, *args = command.split()
+    state = tmp_path / "node"
+    state.mkdir()
+    if setup == "bootstrapped":
+        (state / "bootstrapped").touch()
+    elif setup == "client":
+        _fs_with_client(state)
+    elif setup:
+        (state / setup).parent.mkdir(parents=True, exist_ok=True)
+        (state / setup).write_text("cephfs\n")
+    done = fake(*args, state=state, program=program)
+    assert_answers_as_recorded(done, recording)
+
+
+def test_ceph_health_does_not_pass_a_fresh_debian_13_clusters_warnings_and_names_them(tmp_path):
+    """A fresh MicroCeph on Debian 13's Ceph warned (recorded: 54-*, `ceph -s` 52-*): 13 mgr modules with failed
+    dependencies, MONs low on disk. The health step does not pass a warning: it fails at its timeout with Ceph's
+    status in the message. With those codes muted (59b-*: "HEALTH_OK (muted: ...)") it passes."""
+    state = tmp_path / "node"
+    for n in range(3):
+        (state / "disks").mkdir(parents=True, exist_ok=True)
+        (state / "disks" / f"d{n}").write_text(f"/dev/loop{n}\n")
+    (state / "health").write_text("54-node1-ceph-health-3-osds.txt")
+    failed = run("ceph-health.sh", 3, 6, state=state)
+    assert failed.returncode == 1 and "did not reach 3 OSDs up and HEALTH_OK within 6s" in failed.stderr
+    assert "13 mgr modules have failed dependencies" in failed.stderr and "low on available space" in failed.stderr
+    (state / "health").write_text("59b-node1-ceph-health-after-mitigation.txt")
+    assert ok("ceph-health.sh", 3, 6, state=state) == "HEALTH_OK\n"
+
+
+@pytest.mark.parametrize(
+    "recording, device, added",
+    [
+        ("44-node1-disk-add-repeated-wipe.txt", "/dev/loop0", True),
+        ("B45-node2-disk-add-by-id-repeated.txt", "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1", True),
+        (
+            "B51-node3-disk-add-same-by-id-path-as-node2.txt",
+            "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1",
+            False,
+        ),
+    ],
+)
+def test_the_fake_reports_disk_adds_as_the_real_microceph_does(tmp_path, recording, device, added):
+    """`disk add`'s report (a blank line, then MicroCeph's table), refused when the disk is recorded already."""
+    state = tmp_path / "node"
+    if added:
+        (state / "disks").mkdir(parents=True)
+        (state / "disks" / device.replace("/", "_")).write_text(device + "\n")
+    done = fake("disk", "add", device, "--wipe", state=state)
+    assert_answers_as_recorded(done, recording)
