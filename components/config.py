@@ -18,9 +18,9 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from cloudinit import DEFAULT_MICROCEPH_CHANNEL
@@ -178,6 +178,12 @@ class StorageConfig(Model):
     data_pool: str = Field(default="cephfs_data", pattern=r"^[A-Za-z0-9_.-]+$")
     metadata_pool: str = Field(default="cephfs_metadata", pattern=r"^[A-Za-z0-9_.-]+$")
     health_timeout_s: int = Field(default=600, ge=30)
+    # microceph: the health warnings the health step accepts (Ceph's check codes); any other warning or an error is
+    # waited out. A fresh cluster on small disks warns MON_DISK_LOW (under 30% free; MON_DISK_CRIT is not accepted),
+    # and a Ceph build whose ceph-mgr cannot load some Python modules (Debian 13's) MGR_MODULE_DEPENDENCY, for good.
+    health_accept: list[Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]] = Field(
+        default_factory=lambda: ["MON_DISK_LOW", "MGR_MODULE_DEPENDENCY"]
+    )
     # cephfs: the existing cluster's monitors (IPv4, IPv4:port, [IPv6], [IPv6]:port); checked in check_settings.
     monitors: list[str] = Field(default_factory=list)
     # The CephFS client the mounts use (microceph and cephfs): the kernel's, or ceph-fuse.

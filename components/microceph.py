@@ -84,7 +84,7 @@ class MicroCephCluster(pulumi.ComponentResource):
             f"{name}-health",
             first.handle,
             "ceph-health.sh",
-            [len(args.nodes), args.storage.health_timeout_s],
+            [len(args.nodes), args.storage.health_timeout_s, *args.storage.health_accept],
             parent=self,
             depends_on=list(self.disks.values()),
         )

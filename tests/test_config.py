@@ -661,3 +661,18 @@ def test_image_file_name_must_suit_the_import_method(method, file_name):
 def test_image_import_method_checked():
     message = one_problem(dev(image={**stack_config("dev")[NS + "image"], "importMethod": "upload"}))
     assert message.startswith(NS + "image.importMethod")
+
+
+def test_health_accept_defaults_to_the_warnings_a_fresh_cluster_keeps():
+    assert parse_settings(raw_of(dev(), GOOD_SECRETS)).storage.health_accept == [
+        "MON_DISK_LOW",
+        "MGR_MODULE_DEPENDENCY",
+    ]
+    cfg = dev(storage={"type": "microceph", "healthAccept": []})
+    assert parse_settings(raw_of(cfg, GOOD_SECRETS)).storage.health_accept == []  # HEALTH_OK only
+
+
+@pytest.mark.parametrize("code", ["mon_disk_low", "MON DISK LOW", "MON_DISK_LOW;reboot", ""])
+def test_health_accept_takes_check_codes_only(code):
+    message = one_problem(dev(storage={"type": "microceph", "healthAccept": ["MON_DISK_LOW", code]}))
+    assert message.startswith(NS + "storage.healthAccept"), message
