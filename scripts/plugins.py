@@ -99,6 +99,11 @@ def verdict(plugin: Requested, installed: set[str], blocker: str | None) -> tupl
     return False, f"{plugin.package} requests {want}: not installed, and no download: {blocker}. Fix: {install}"
 
 
+def check(plugin: Requested, installed: set[str], env: dict[str, str]) -> tuple[bool, str]:
+    """The verdict on one requested plugin; whether it could be downloaded is asked only when it is not installed."""
+    return verdict(plugin, installed, None if plugin.version in installed else download_blocker(plugin, env))
+
+
 def cli_line() -> str:
     done = subprocess.run(["pulumi", "version"], capture_output=True, text=True, check=False)
     cli = done.stdout.strip() or "version unknown"
@@ -114,7 +119,7 @@ def main() -> int:
         return 1
     installed = installed_plugins()
     env = dict(os.environ)
-    results = [verdict(p, installed.get(p.name, set()), download_blocker(p, env)) for p in requested]
+    results = [check(p, installed.get(p.name, set()), env) for p in requested]
     failed = [text for fine, text in results if not fine]
     if failed:
         for text in failed:

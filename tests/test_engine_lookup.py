@@ -39,6 +39,7 @@ class Machine:
         self.cache = root / "cache"
         self.bin = root / "bin"
         self.log = root / "log"
+        self.lookups = root / "lookups"
         for d in (self.home, self.cache, self.bin):
             d.mkdir()
         self.log.touch()
@@ -50,6 +51,7 @@ class Machine:
             "PATH": f"{self.bin}:/usr/bin:/bin",
             "SWARM_CEPH_CACHE": str(self.cache),
             "FAKE_LOG": str(self.log),
+            "FAKE_GETENT_LOG": str(self.lookups),
         }
 
     def cli_on_path(self) -> None:
@@ -105,6 +107,7 @@ def test_hand_installed_engine_is_used_with_its_home(machine):
     seen = subprocess.run(["bash", "-c", shell], env=machine.env, capture_output=True, text=True, check=True)
     assert seen.stdout.split() == [str(machine.engine / "bin" / "pulumi"), str(machine.engine / "home")]
     assert machine.log.read_text() == ""
+    assert not machine.lookups.exists()  # everything is installed: no host name is even looked up
 
 
 def test_hand_installed_cli_without_its_language_host_fails(machine):
