@@ -433,40 +433,61 @@ def test_deploy_environment_feeds_the_compose_file():
     assert html_dir("/mnt/cephfs/") == "/mnt/cephfs/html"
 
 
-def _nginx_health_check() -> dict:
-    web = yaml.safe_load((Path(__file__).parent.parent / "stacks/nginx/docker-compose.yml").read_text())
-    return web["services"]["web"]["healthcheck"]
+def _health_check(stack: str) -> dict:
+    doc = yaml.safe_load((Path(__file__).parent.parent / f"stacks/{stack}/docker-compose.yml").read_text())
+    (service,) = doc["services"].values()
+    return service["healthcheck"]
 
 
-def _nginx_check(html: Path, bin_dir: Path | None = None) -> int:
-    """Run the nginx service's health check as its container would (compose's `$$` unescaped), on ``html``."""
-    kind, command = _nginx_health_check()["test"]
+def _run_check(stack: str, bin_dir: Path, html: Path | None = None) -> int:
+    """Run a stack's health check as its container would (compose's `$$` unescaped), the stand-ins in ``bin_dir``
+    first on PATH, nginx's content directory at ``html``."""
+    kind, command = _health_check(stack)["test"]
     assert kind == "CMD-SHELL"
     command = command.replace("$$", "$").replace("/usr/share/nginx/html", str(html))
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin" if bin_dir else "/usr/bin:/bin"}
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
     return subprocess.run(["sh", "-c", command], env=env, capture_output=True, timeout=30).returncode
+
+
+def _stand_in(bin_dir: Path, name: str, body: str) -> Path:
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+    (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+# `timeout` as the check calls it, as it ends when the command hangs: killed after 5 s
+STALLED = '[ "$1 $2 $3" = "-s KILL 5" ] || exit 2; exit 137'
+
+
+@pytest.mark.parametrize("stack", ["nginx", "kv"])
+def test_health_checks_leave_their_own_bound_to_docker(stack):
+    check = _health_check(stack)
+    assert "timeout -s KILL 5 " in check["test"][1]
+    assert check["timeout"] == "30s" and check["retries"] == 3  # Docker's own bound: far above the check's 5 s
 
 
 def test_nginx_health_check_fails_on_a_missing_page_and_never_on_a_stalled_filesystem(tmp_path):
     """Unhealthy (a new container) only on a definite answer; a stat that hangs (a CephFS failing over) is killed
     after 5 s and counted healthy, so a stall never replaces every node's task at once. The hang itself is real in
     tests/test_lab.py (ceph-fuse frozen); here a stand-in `timeout` reports the kill it would have done."""
-    check = _nginx_health_check()
-    assert check["timeout"] == "30s" and check["retries"] == 3  # Docker's own bound: far above the check's 5 s
-    assert _nginx_check(tmp_path) == 1  # no page: unhealthy
+    real = tmp_path / "real-bin"
+    real.mkdir()
+    assert _run_check("nginx", real, tmp_path) == 1  # no page: unhealthy
     (tmp_path / "index.html").write_text("page")
-    assert _nginx_check(tmp_path) == 0
-    stalled = tmp_path / "stalled-bin"
-    stalled.mkdir()
-    fake = stalled / "timeout"
-    fake.write_text('#!/bin/sh\n[ "$1 $2 $3" = "-s KILL 5" ] || exit 2\nexit 137\n')  # what a KILL after 5 s returns
-    fake.chmod(0o755)
-    assert _nginx_check(tmp_path / "gone", stalled) == 0
-    broken = tmp_path / "broken-bin"
-    broken.mkdir()
-    (broken / "timeout").write_text("#!/bin/sh\nexit 127\n")  # no `timeout` in the image: not silently healthy
-    (broken / "timeout").chmod(0o755)
-    assert _nginx_check(tmp_path, broken) == 1
+    assert _run_check("nginx", real, tmp_path) == 0
+    assert _run_check("nginx", _stand_in(tmp_path / "stalled", "timeout", STALLED), tmp_path / "gone") == 0
+    # no `timeout` in the image: not silently healthy
+    assert _run_check("nginx", _stand_in(tmp_path / "broken", "timeout", "exit 127"), tmp_path) == 1
+
+
+def test_kv_health_check_fails_when_redis_refuses_and_never_while_it_waits(tmp_path):
+    """Refused or an error: unhealthy. A PING that waits (Redis in an fsync on a stalled CephFS): healthy."""
+    up = _stand_in(tmp_path / "up", "redis-cli", '[ "$1" = ping ] && echo PONG')
+    down = _stand_in(tmp_path / "down", "redis-cli", "echo 'Could not connect to Redis at 127.0.0.1:6379' >&2; exit 1")
+    assert _run_check("kv", up) == 0
+    assert _run_check("kv", down) == 1
+    assert _run_check("kv", _stand_in(tmp_path / "stalled", "timeout", STALLED)) == 0
 
 
 def test_extra_environment_feeds_the_kv_compose_file():
@@ -489,7 +510,7 @@ def test_extra_environment_feeds_the_kv_compose_file():
     assert deploy.get("mode", "replicated") == "replicated" and deploy["replicas"] == 1
     assert deploy["restart_policy"]["condition"] == "any" and deploy["update_config"]["order"] == "stop-first"
     assert deploy["placement"]["constraints"] == ["node.role == worker"]
-    assert "redis-cli" in service["healthcheck"]["test"] and "ping" in service["healthcheck"]["test"]
+    assert "redis-cli ping" in service["healthcheck"]["test"][1]
 
 
 def test_security_group_name_fits_pve_rules():
