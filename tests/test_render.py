@@ -482,7 +482,7 @@ def test_nginx_health_check_fails_on_a_missing_page_and_never_on_a_stalled_files
 
 
 def test_kv_health_check_fails_when_redis_refuses_and_never_while_it_waits(tmp_path):
-    """Refused or an error: unhealthy. A PING that waits (Redis in an fsync on a stalled CephFS): healthy."""
+    """Refused (no Redis): unhealthy. A PING that waits (Redis in an fsync on a stalled CephFS): healthy."""
     up = _stand_in(tmp_path / "up", "redis-cli", '[ "$1" = ping ] && echo PONG')
     down = _stand_in(tmp_path / "down", "redis-cli", "echo 'Could not connect to Redis at 127.0.0.1:6379' >&2; exit 1")
     assert _run_check("kv", up) == 0
