@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -68,6 +69,9 @@ def test_microceph_bootstrap_node_steps_are_guarded(tmp_path):
     assert ok("ceph-health.sh", 3, 10, state=state).strip() == "HEALTH_OK"
     failed = run("ceph-health.sh", 4, 6, state=state)
     assert failed.returncode == 1 and "did not reach 4 OSDs up" in failed.stderr
+    assert failed.stderr.rstrip().endswith(
+        "within 6s: 3 osds: 3 up (since 17s), 3 in (since 20s); epoch: e18"
+    ), failed.stderr
 
     before = len(calls(state))
     for _ in range(2):  # the client's key, the only line on stdout, both times
@@ -573,14 +577,18 @@ def test_swarm_leave_is_tried_again_on_a_slow_node(tmp_path):
 RECORDED = Path(__file__).parent / "data" / "microceph"
 
 
-def recorded_stdout(name: str) -> str:
-    """The stdout of a command recorded on the real MicroCeph (tests/data/microceph/README.md)."""
+class Recording(NamedTuple):
+    stdout: str
+    stderr: str
+    exit_code: int
+
+
+def recorded_answer(name: str) -> Recording:
+    """A command's answer recorded on the real MicroCeph (tests/data/microceph/README.md)."""
     text = (RECORDED / name).read_text()
-    return text.split("# ---- stdout ----\n", 1)[1].split("# ---- stderr ----", 1)[0]
-
-
-def recorded_stderr(name: str) -> str:
-    return (RECORDED / name).read_text().split("# ---- stderr ----\n", 1)[1]
+    (code,) = re.findall(r"^# exit code: (\d+)$", text, re.M)
+    head, stderr = text.split("# ---- stderr ----\n", 1)
+    return Recording(head.split("# ---- stdout ----\n", 1)[1], stderr, int(code))
 
 
 def test_the_fake_lists_disks_as_the_real_microceph_does(tmp_path):
@@ -591,7 +599,7 @@ def test_the_fake_lists_disks_as_the_real_microceph_does(tmp_path):
     listing = subprocess.run(
         [FAKES / "microceph", "disk", "list", "--host-only", "--json"], env=env, capture_output=True, text=True
     )
-    assert listing.stdout == recorded_stdout("44b-node1-disk-list-json.txt")
+    assert listing.stdout == recorded_answer("44b-node1-disk-list-json.txt").stdout
 
 
 def test_microceph_disk_guard_reads_this_nodes_disks_by_the_device_they_are(tmp_path):
@@ -601,8 +609,8 @@ def test_microceph_disk_guard_reads_this_nodes_disks_by_the_device_they_are(tmp_
     the second run finds it by the device both resolve to, instead of adding it again, which MicroCeph refuses
     (recorded: 44-node1-disk-add-repeated-wipe.txt). `disk add`'s report goes to the log: stdout is the result."""
     assert Path(DISK).is_block_device(), "a block device is needed for microceph-disk.sh's check"
-    assert "| mcx-node1 |" in recorded_stdout("49-node3-disk-list-all-nodes.txt")  # why --host-only
-    assert "Failure" in recorded_stdout("44-node1-disk-add-repeated-wipe.txt")
+    assert "| mcx-node1 |" in recorded_answer("49-node3-disk-list-all-nodes.txt").stdout  # why --host-only
+    assert "Failure" in recorded_answer("44-node1-disk-add-repeated-wipe.txt").stdout
     by_id = tmp_path / "by-id"
     by_id.mkdir()
     (by_id / "scsi-0QEMU_QEMU_HARDDISK_drive-scsi1").symlink_to(DISK)
@@ -640,8 +648,11 @@ def test_microceph_membership_is_asked_again_while_a_member_is_down(tmp_path):
     """Right after a member went down, the real `cluster list` failed with "context deadline exceeded" (recorded:
     90-node1-cluster-list-node3-down.txt): the guards ask again instead of reading "not a member" and bootstrapping
     or joining a node that is one. "Database is not yet initialized" (recorded: 01-*) is the one "no cluster"."""
-    assert recorded_stderr("01-node1-cluster-list-before-bootstrap.txt") == "Error: Database is not yet initialized\n"
-    assert "context deadline exceeded" in recorded_stderr("90-node1-cluster-list-node3-down.txt")
+    assert (
+        recorded_answer("01-node1-cluster-list-before-bootstrap.txt").stderr
+        == "Error: Database is not yet initialized\n"
+    )
+    assert "context deadline exceeded" in recorded_answer("90-node1-cluster-list-node3-down.txt").stderr
     state = tmp_path / "bootstrap-node"
     ok("microceph-bootstrap.sh", "10.10.1.10", 30, state=state)
     (state / "list-timeouts").write_text("2")
@@ -658,17 +669,8 @@ def fake(*args: str, state: Path, program: str = "microceph", **env_vars: str) -
     return subprocess.run([FAKES / program, *args], env=env, capture_output=True, text=True, timeout=30)
 
 
-def recorded_exit_code(name: str) -> int:
-    (code,) = re.findall(r"^# exit code: (\d+)$", (RECORDED / name).read_text(), re.M)
-    return int(code)
-
-
-def assert_answers_as_recorded(done: subprocess.CompletedProcess, recording: str) -> None:
-    assert (done.stdout, done.stderr, done.returncode) == (
-        recorded_stdout(recording),
-        recorded_stderr(recording),
-        recorded_exit_code(recording),
-    )
+def assert_answers_as_recorded(done: subprocess.CompletedProcess, name: str) -> None:
+    assert (done.stdout, done.stderr, done.returncode) == recorded_answer(name)
 
 
 DEFAULT_ACCEPTED = StorageConfig().health_accept
@@ -676,7 +678,7 @@ DEFAULT_ACCEPTED = StorageConfig().health_accept
 MEMBER_LISTS = sorted(
     p.name
     for p in RECORDED.glob("*.txt")
-    if "# command: microceph cluster list\n" in p.read_text() and recorded_exit_code(p.name) == 0
+    if "# command: microceph cluster list\n" in p.read_text() and recorded_answer(p.name).exit_code == 0
 )
 
 
@@ -684,7 +686,7 @@ MEMBER_LISTS = sorted(
 def test_the_fake_lists_members_as_the_real_microceph_does(tmp_path, recording):
     """`cluster list` as the real MicroCeph printed it, byte for byte, from the same members (names, addresses, roles
     and fingerprints read from the recording): the bordered table the guards search for a member's name."""
-    recorded = recorded_stdout(recording)
+    recorded = recorded_answer(recording).stdout
     state = tmp_path / "cluster"
     (state / "members").mkdir(parents=True)
     (state / "bootstrapped").touch()
@@ -766,7 +768,7 @@ def test_ceph_health_passes_only_accepted_warnings(tmp_path, recording, accepted
         assert done.returncode == 0 and done.stdout == verdict + "\n", done.stderr
         return
     assert done.returncode == 1 and "did not reach 3 OSDs up and health" in done.stderr
-    codes = re.findall(r"^(?:\(MUTED\) )?\[WRN\] ([A-Z_]+):", recorded_stdout(recording), re.M)
+    codes = re.findall(r"^(?:\(MUTED\) )?\[WRN\] ([A-Z_]+):", recorded_answer(recording).stdout, re.M)
     failure = done.stderr.splitlines()[-1]
     assert all(f"[WRN] {code}:" in failure for code in codes) and "PyO3" not in failure, failure
 

@@ -14,15 +14,18 @@ timeout_s=${2:?$usage}
 shift 2
 accepted=" $* "
 
-verdict=""
+verdict="" last="" # last: Ceph's latest answer, for the failure message
 healthy() {
   local stat detail code codes=""
+  last=""
   stat=$(microceph.ceph osd stat 2>/dev/null) || return 1
+  last=$stat
   # e.g. "3 osds: 3 up (since 2m), 3 in (since 2m); epoch: e17"
   [[ $stat =~ ([0-9]+)\ up ]] || return 1
   ((BASH_REMATCH[1] >= expected)) || return 1
   # e.g. "HEALTH_WARN 1 pool(s) ...", then a line per check: "[WRN] CODE: summary" ("(MUTED) [WRN] ..." when muted)
   detail=$(microceph.ceph health detail 2>/dev/null) || return 1
+  last=$detail
   case $detail in
     HEALTH_OK*) verdict=HEALTH_OK && return 0 ;;
     HEALTH_WARN*) ;;
@@ -37,8 +40,8 @@ healthy() {
   verdict="HEALTH_WARN accepted:$codes"
 }
 if ! retry "$timeout_s" 5 healthy; then
-  # the summary and a line per check, without the checks' details
-  status=$(microceph.ceph health detail 2>&1 | grep -E '^(HEALTH_|\[|\(MUTED\))' | tr '\n' ' ') || true
+  # the OSD count, or the summary and a line per check without the checks' details
+  status=$(grep -E '^(HEALTH_|\[|\(MUTED\)|[0-9]+ osds)' <<<"$last" | tr '\n' ' ') || status="no answer"
   die "Ceph did not reach $expected OSDs up and health (HEALTH_OK, or warnings among: ${*:-none}) within ${timeout_s}s: $status"
 fi
 echo "$verdict"
