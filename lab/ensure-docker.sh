@@ -26,6 +26,8 @@ if [ "$(id -u)" -ne 0 ]; then
     die "docker engine is not reachable and starting it needs root (run as root or start dockerd yourself)"
 fi
 
+# dockerd lives in /usr/sbin, which a user's PATH (su without -, sudo on some systems) may lack
+PATH=$PATH:/usr/sbin:/sbin
 if ! command -v dockerd >/dev/null 2>&1; then
     log "dockerd not found: installing Debian's docker.io"
     export DEBIAN_FRONTEND=noninteractive
