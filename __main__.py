@@ -13,7 +13,6 @@ from components.docker_stack import (
     WebPage,
     deploy_environment,
     extra_environment,
-    read_stack_files,
     serving_nodes,
 )
 from components.microceph import MicroCephCluster, MicroCephClusterArgs, MicroCephNode
@@ -130,7 +129,7 @@ elif settings.storage.type == "cephfs":  # an existing cluster's CephFS (e.g. Pr
 else:
     storage = SharedPath("shared-path", SharedPathArgs(nodes=nodes, path=settings.storage.shared_root))
 
-compose, page = read_stack_files(settings.stack)
+page = settings.stack.page_path.read_text()
 after = [*swarm.ready, *storage.io_checks.values()]
 app = DockerStack(
     "stack",
@@ -138,7 +137,7 @@ app = DockerStack(
         stack=settings.stack,
         leader=leader,
         shared_root=storage.root,
-        compose=compose,
+        compose_path=settings.stack.compose_path,
         environment=deploy_environment(settings.stack, storage.root),
         after=after,
         web=WebPage(page=page, nodes=serving_nodes(nodes), published_port=settings.stack.published_port),
@@ -153,7 +152,7 @@ extra_stacks = [
             stack=extra,
             leader=leader,
             shared_root=storage.root,
-            compose=extra.compose_path.read_text(),
+            compose_path=extra.compose_path,
             environment=extra_environment(extra, storage.root),
             after=after,
             firewall_ports=extra.published_ports if on_proxmox else None,

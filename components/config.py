@@ -25,6 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from cloudinit import DEFAULT_MICROCEPH_CHANNEL
 
+from .compose import check_config_files
 from .ports import platform_port_use
 
 NAMESPACE = "swarm-ceph"
@@ -668,6 +669,8 @@ def _check_extra_stacks(s: StackSettings) -> list[str]:
                 f"path is relative to the project directory {PROJECT_DIR}). Fix: point it at the stack's compose "
                 "file, e.g. stacks/kv/docker-compose.yml"
             )
+        else:
+            p += check_config_files(extra.compose_path, f"{key}.composeFile", extra.environment)
         for var in extra.environment:
             if var == DATA_DIR_VAR:
                 p.append(
@@ -717,6 +720,8 @@ def _check_stack(stack: StackConfig) -> list[str]:
                 f"path is relative to the project directory {PROJECT_DIR}). Fix: point it at {what}, e.g. "
                 f"{defaults[field].default}"
             )
+        elif field == "compose_file":
+            p += check_config_files(path, f"{ns}:stack.composeFile")
     use = platform_port_use(stack.published_port)
     if use:
         p.append(

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import pulumi
-import yaml
 from pydantic import BaseModel, ConfigDict
 
+from . import compose as compose_files
 from .config import DATA_DIR_VAR, ExtraStackConfig, PublishedPort, StackConfig
 from .remote import NodeHandle, run_script
 
 REMOTE_STACKS_DIR = "/opt/swarm-ceph/stacks"
 SERVE_TIMEOUT_S = 120
+WEB_SERVICE = "web"  # the web stack's service serving the page (told to reload when it serves an older one)
 
 
 def html_dir(shared_root: str) -> str:
@@ -34,6 +36,7 @@ def page_sha256(page: str) -> str:
 def deploy_environment(stack: StackConfig, shared_root: str) -> list[str]:
     """The variables the web stack's compose file interpolates (``${VAR}``), as VAR=value arguments."""
     return [
+        f"STACK_NAME={stack.name}",
         f"NGINX_IMAGE={stack.image}",
         f"PUBLISHED_PORT={stack.published_port}",
         f"HTML_DIR={html_dir(shared_root)}",
@@ -45,22 +48,6 @@ def extra_environment(stack: ExtraStackConfig, shared_root: str) -> list[str]:
     own = [f"{name}={value}" for name, value in sorted(stack.environment.items())]
     return [f"{DATA_DIR_VAR}={data_dir(shared_root, stack.name)}", *own]
 
-
-def read_stack_files(stack: StackConfig) -> tuple[str, str]:
-    """The compose file and the page, read from the project (paths in config are relative to it; the config check
-    has made sure both are files)."""
-    return stack.compose_path.read_text(), stack.page_path.read_text()
-
-
-class _ComposeLoader(yaml.SafeLoader):
-    """YAML as Docker reads a compose file (YAML 1.2 integers): ``2222:22`` is a string, not a base-60 number."""
-
-
-_ComposeLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_ComposeLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
 
 _VARIABLE = re.compile(r"\$(?:\$|\{(\w+)(?:(:?[-?])([^}]*))?\}|(\w+))")
 
@@ -92,7 +79,7 @@ def compose_published_ports(compose: str, environment: list[str]) -> list[Publis
     """The ports a compose file publishes on the nodes (long and short syntax, ranges expanded), as far as they can
     be read before the deploy: an entry whose published port is random or not resolvable is left out."""
     found: list[PublishedPort] = []
-    services = (yaml.load(compose, Loader=_ComposeLoader) or {}).get("services") or {}
+    services = compose_files.load(compose).get("services") or {}
     for service in services.values():
         for entry in (service or {}).get("ports") or []:
             if isinstance(entry, dict):
@@ -136,7 +123,7 @@ class DockerStackArgs(BaseModel):
     stack: StackConfig | ExtraStackConfig  # name, resolve_image, deploy_timeout_s
     leader: NodeHandle
     shared_root: str
-    compose: str
+    compose_path: Path  # shipped with the files its configs are made from (compose.bundle)
     environment: list[str]  # VAR=value for the compose file's interpolation (deploy_environment, extra_environment)
     after: list  # pulumi.Resource: the Swarm is complete and the storage is mounted and checked on every node
     web: WebPage | None = None  # the web stack only
@@ -148,8 +135,11 @@ class DockerStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: DockerStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("swarm-ceph:index:DockerStack", name, None, opts)
         st, web = args.stack, args.web
+        compose = args.compose_path.read_text()
+        shipped, digests = compose_files.bundle(compose, args.compose_path.parent)
+        environment = [*args.environment, *digests]
         if args.firewall_ports is not None:
-            _warn_closed_ports(self, name, args, args.firewall_ports)
+            _warn_closed_ports(self, name, args, compose, environment)
         self.page = None
         if web is not None:
             self.page = run_script(
@@ -168,7 +158,7 @@ class DockerStack(pulumi.ComponentResource):
             f"{REMOTE_STACKS_DIR}/{st.name}",
             st.resolve_image,
             st.deploy_timeout_s,
-            *args.environment,
+            *environment,
         ]
         # The delete removes the stack (its services and networks) and nothing else: an extra stack's DATA_DIR on
         # the shared storage is user data and stays, so that a stack deployed again finds its data.
@@ -178,7 +168,7 @@ class DockerStack(pulumi.ComponentResource):
             "stack-deploy.sh",
             deploy_args,
             parent=self,
-            stdin=args.compose,
+            stdin=shipped,
             delete=("stack-deploy.sh", ["remove", st.name, st.deploy_timeout_s]),
             # the page waits for args.after: listing them again only costs evaluation time
             depends_on=[self.page] if self.page is not None else args.after,
@@ -189,7 +179,7 @@ class DockerStack(pulumi.ComponentResource):
             sha = page_sha256(web.page)
             # Any change to the deployment (compose file, image, port...) re-runs every node's check after the
             # redeploy.
-            deployment = hashlib.sha256("\0".join([args.compose, *map(str, deploy_args)]).encode()).hexdigest()[:16]
+            deployment = hashlib.sha256("\0".join([shipped, *map(str, deploy_args)]).encode()).hexdigest()[:16]
             self.urls = [f"http://{n.ip}:{web.published_port}/" for n in web.nodes]
             # Each node checks its own address: the page's port is open to the LAN only, not between nodes.
             self.checks = {
@@ -197,7 +187,7 @@ class DockerStack(pulumi.ComponentResource):
                     f"{name}-{n.name}-serves",
                     n,
                     "serve-check.sh",
-                    [url, sha, SERVE_TIMEOUT_S, deployment],
+                    [url, sha, SERVE_TIMEOUT_S, deployment, f"{st.name}_{WEB_SERVICE}"],
                     parent=self,
                     depends_on=[self.deploy],
                 )
@@ -206,9 +196,11 @@ class DockerStack(pulumi.ComponentResource):
         self.register_outputs({"urls": self.urls})
 
 
-def _warn_closed_ports(stack: DockerStack, name: str, args: DockerStackArgs, opened: list[PublishedPort]) -> None:
+def _warn_closed_ports(
+    stack: DockerStack, name: str, args: DockerStackArgs, compose: str, environment: list[str]
+) -> None:
     """A warning when the compose file publishes a port the PVE security group keeps closed to the LAN."""
-    closed = [p for p in compose_published_ports(args.compose, args.environment) if p not in opened]
+    closed = [p for p in compose_published_ports(compose, environment) if p not in args.firewall_ports]
     if not closed:
         return
     if isinstance(args.stack, ExtraStackConfig):

@@ -6,11 +6,11 @@ import base64
 import copy
 import json
 import struct
+from pathlib import Path
 
 import pytest
 
 from components.config import PROJECT_DIR, ConfigError, RawValue, parse_settings
-from components.docker_stack import read_stack_files
 from components.ports import CLUSTER_PORTS, LAN_PORTS, platform_port_use
 from lab.program import FAKE_API_TOKEN, FAKE_CEPH_CLIENT_KEY, FAKE_HOST_KEY_SEED, FAKE_SSH_KEY, stack_config
 
@@ -229,15 +229,14 @@ def test_missing_stack_file_rejected_with_its_key(field, key, path):
 
 
 def test_stack_files_relative_to_the_project_directory(tmp_path, monkeypatch):
-    """Where the stack reads its files from: the config checks the very paths read_stack_files reads, relative
-    ones from the project directory whatever the working directory, absolute ones as they are."""
+    """Where the stack reads its files from: the config checks the very paths the program reads, relative ones from
+    the project directory whatever the working directory, absolute ones as they are."""
     page = tmp_path / "index.html"
     page.write_text("<p>elsewhere</p>\n")
     monkeypatch.chdir(tmp_path)
     s = parse_settings(raw_of(dev(stack={"pageFile": str(page)}), GOOD_SECRETS))
-    compose, text = read_stack_files(s.stack)
     assert s.stack.compose_path == PROJECT_DIR / "stacks/nginx/docker-compose.yml"
-    assert compose == s.stack.compose_path.read_text() and text == "<p>elsewhere</p>\n"
+    assert s.stack.page_path == page and s.stack.compose_path.is_file()
     message = one_problem(dev(stack={"composeFile": "index.html"}))  # in the working directory, not the project's
     assert message.startswith(f"{NS}stack.composeFile 'index.html' is not a file")
 
@@ -676,3 +675,42 @@ def test_health_accept_defaults_to_the_warnings_a_fresh_cluster_keeps():
 def test_health_accept_takes_check_codes_only(code):
     message = one_problem(dev(storage={"type": "microceph", "healthAccept": ["MON_DISK_LOW", code]}))
     assert message.startswith(NS + "storage.healthAccept"), message
+
+
+def _compose_with_config(directory: Path, file: str) -> Path:
+    compose = directory / "docker-compose.yml"
+    compose.write_text(f"services:\n  s:\n    image: x\nconfigs:\n  app_conf:\n    file: {file}\n")
+    return compose
+
+
+@pytest.mark.parametrize(
+    "file, why",
+    [
+        ("./missing.conf", "is not a file (looked for"),
+        ("../elsewhere.conf", "is not a file beside the compose file"),
+        ("conf/app.conf", "is not a file beside the compose file"),
+    ],
+)
+def test_a_config_file_must_be_beside_its_compose_file(tmp_path, file, why):
+    """The deploy step ships the files beside the compose file; any other is refused before any resource."""
+    compose = _compose_with_config(tmp_path, file)
+    message = one_problem(dev(stacks=[dict(KV, composeFile=str(compose))]))
+    assert message.startswith(f"{NS}stacks[0].composeFile: configs.app_conf.file {file!r} {why}"), message
+    assert "Fix: " in message
+    message = one_problem(dev(stack={"composeFile": str(compose)}))
+    assert message.startswith(f"{NS}stack.composeFile: configs.app_conf.file {file!r} {why}"), message
+
+
+def test_a_config_files_digest_variable_is_reserved(tmp_path):
+    compose = _compose_with_config(tmp_path, "./app.conf")
+    (tmp_path / "app.conf").write_text("x = 1\n")
+    parse_settings(raw_of(dev(stacks=[dict(KV, composeFile=str(compose))]), GOOD_SECRETS))  # no problem
+    message = one_problem(dev(stacks=[dict(KV, composeFile=str(compose), environment={"APP_CONF_DIGEST": "1"})]))
+    assert message.startswith(f"{NS}stacks[0].environment.APP_CONF_DIGEST is reserved: the deploy step sets it")
+
+
+def test_a_compose_file_that_is_not_yaml_is_refused(tmp_path):
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("services: [\n")
+    message = one_problem(dev(stacks=[dict(KV, composeFile=str(compose))]))
+    assert message.startswith(f"{NS}stacks[0].composeFile {str(compose)!r} is not valid YAML")

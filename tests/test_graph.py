@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 import yaml
@@ -328,6 +329,7 @@ def test_stack_runs_after_every_mount_and_the_swarm(dev_run):
     assert deploy.parent == dev_run.named("stack").urn
     assert deploy.inputs["connection"]["host"] == "10.10.1.10"
     assert " always " in deploy.inputs["create"].replace("'", " ")
+    assert deploy.inputs["stdin"].startswith("=== swarm-ceph file: docker-compose.yml\n")
     assert "services:" in deploy.inputs["stdin"] and "mode: global" in deploy.inputs["stdin"]
     assert "stack-deploy.sh remove mystack" in deploy.inputs["delete"].replace("'", "")
     for dependency in (
@@ -537,6 +539,8 @@ def test_editing_the_page_or_compose_file_changes_readable_inputs_in_place(tmp_p
     page.write_text("<h1>edited</h1>\n")
     compose = tmp_path / "compose.yml"
     compose.write_text((PROJECT / "stacks/nginx/docker-compose.yml").read_text().replace("delay: 2s", "delay: 5s"))
+    conf = (PROJECT / "stacks/nginx/default.conf").read_text()
+    (tmp_path / "default.conf").write_text(conf.replace("open_file_cache_valid    1h", "open_file_cache_valid    2h"))
     cfg = copy.deepcopy(stack_config("dev"))
     cfg["swarm-ceph:stack"] = dict(cfg["swarm-ceph:stack"], pageFile=str(page), composeFile=str(compose))
     edited = run_program(*with_secrets(cfg))
@@ -544,6 +548,9 @@ def test_editing_the_page_or_compose_file_changes_readable_inputs_in_place(tmp_p
     assert new_page.inputs["stdin"] == "<h1>edited</h1>\n" != old_page.inputs["stdin"]
     old_deploy, new_deploy = web_deploy(dev_run), web_deploy(edited)
     assert "delay: 5s" in new_deploy.inputs["stdin"] and "delay: 2s" in old_deploy.inputs["stdin"]
+    assert "open_file_cache_valid    2h" in new_deploy.inputs["stdin"]  # the config's file, as text
+    digest = re.compile(r"WEB_CONF_DIGEST=[0-9a-f]{16}")
+    assert digest.findall(new_deploy.inputs["create"]) != digest.findall(old_deploy.inputs["create"]) != []
     new_checks = {c.name: c.inputs["create"] for c in edited.commands("serve-check.sh")}
     old_checks = {c.name: c.inputs["create"] for c in dev_run.commands("serve-check.sh")}
     assert new_checks.keys() == old_checks.keys() and all(new_checks[k] != old_checks[k] for k in new_checks)

@@ -4,6 +4,7 @@ shellcheck; run for real where they need no Docker/Ceph), fstab line, firewall r
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 
 from cloudinit import node_user_data, template_user_data
 from components.cephfs import CONF_FILE, ceph_conf, fstab_line, secret_file
+from components.compose import FILE_HEADER, bundle
 from components.config import ExtraStackConfig, NetworkConfig, PublishedPort, StackConfig
 from components.docker_stack import (
     compose_published_ports,
@@ -423,14 +425,49 @@ services:
 def test_deploy_environment_feeds_the_compose_file():
     compose = (Path(__file__).parent.parent / "stacks/nginx/docker-compose.yml").read_text()
     env = deploy_environment(StackConfig(), "/mnt/cephfs")
-    assert env == ["NGINX_IMAGE=nginx:1.27", "PUBLISHED_PORT=8080", "HTML_DIR=/mnt/cephfs/html"]
-    for item in env:
+    assert env == ["STACK_NAME=mystack", "NGINX_IMAGE=nginx:1.27", "PUBLISHED_PORT=8080", "HTML_DIR=/mnt/cephfs/html"]
+    _, digests = bundle(compose, WEB_DIR)
+    for item in env + digests:
         assert "${" + item.split("=")[0] in compose
     doc = yaml.safe_load(compose)
     web = doc["services"]["web"]
     assert web["deploy"]["mode"] == "global" and web["ports"][0]["mode"] == "host"
     assert web["volumes"][0]["read_only"] is True and web["volumes"][0]["target"] == "/usr/share/nginx/html"
+    assert web["configs"] == [{"source": "web_conf", "target": "/etc/nginx/conf.d/default.conf"}]
     assert html_dir("/mnt/cephfs/") == "/mnt/cephfs/html"
+
+
+WEB_DIR = Path(__file__).parent.parent / "stacks/nginx"
+
+
+def test_the_deploy_step_ships_the_files_the_configs_are_made_from(tmp_path):
+    """stdin: the compose file, then each config's file, each after its header line, as text (what a preview shows);
+    the digest variable follows the file's content, so that a changed file is a new Swarm config (configs cannot
+    change) and an unchanged one is not."""
+    compose = (WEB_DIR / "docker-compose.yml").read_text()
+    conf = (WEB_DIR / "default.conf").read_text()
+    shipped, digests = bundle(compose, WEB_DIR)
+    assert shipped == f"{FILE_HEADER}docker-compose.yml\n{compose}{FILE_HEADER}default.conf\n{conf}"
+    (digest,) = digests
+    assert re.fullmatch(r"WEB_CONF_DIGEST=[0-9a-f]{16}", digest) and bundle(compose, WEB_DIR)[1] == digests
+    (tmp_path / "default.conf").write_text(conf + "# edited")  # no newline at its end: one is added
+    edited_shipped, (edited,) = bundle(compose, tmp_path)
+    assert edited.startswith("WEB_CONF_DIGEST=") and edited != digest and edited_shipped.endswith("# edited\n")
+    assert bundle("services: {}\n", tmp_path) == (f"{FILE_HEADER}docker-compose.yml\nservices: {{}}\n", [])
+    (tmp_path / "default.conf").write_text(f"{FILE_HEADER}x\n")
+    with pytest.raises(ValueError, match="which the deploy step reads as a new file"):
+        bundle(compose, tmp_path)
+
+
+def test_the_page_server_keeps_its_files_open_for_an_hour():
+    """nginx's open-file cache is what keeps a stalled CephFS away from the page's requests (issue 18)."""
+    conf = (WEB_DIR / "default.conf").read_text()
+    for directive in (
+        "open_file_cache max=1000 inactive=1h;",
+        "open_file_cache_valid 1h;",
+        "root /usr/share/nginx/html;",
+    ):
+        assert re.search(r"^\s*" + re.escape(directive).replace(r"\ ", r"\s+") + "$", conf, re.M), directive
 
 
 def _health_check(stack: str) -> dict:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# stack-deploy.sh deploy STACK DIR RESOLVE_IMAGE TIMEOUT_S [VAR=VALUE...] (compose file on stdin): write the
-#   compose file to DIR, `docker stack deploy` it with VAR=VALUE in its environment (compose interpolation), and
+# stack-deploy.sh deploy STACK DIR RESOLVE_IMAGE TIMEOUT_S [VAR=VALUE...] (files on stdin, each after a line
+#   "=== swarm-ceph file: NAME": docker-compose.yml, then the files its configs are made from): write them to DIR,
+#   `docker stack deploy` the compose file with VAR=VALUE in its environment (compose interpolation), and
 #   wait until every service has all its tasks Running and no update in progress (a rolling update of a global
 #   service has all its tasks Running between two nodes' turns). An update that was paused or rolled back fails.
 #   DATA_DIR=path among the variables (an extra stack's directory on the shared storage) is created first.
@@ -52,8 +53,21 @@ case $action in
       if [[ $var == DATA_DIR=* ]]; then mkdir -p "${var#DATA_DIR=}"; fi
     done
     mkdir -p "$dir"
-    cat >"$dir/docker-compose.yml.tmp"
-    mv -f "$dir/docker-compose.yml.tmp" "$dir/docker-compose.yml"
+    names=() out=""
+    while IFS= read -r line || [[ -n $line ]]; do
+      if [[ $line == "=== swarm-ceph file: "* ]]; then
+        name=${line#"=== swarm-ceph file: "}
+        [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "'$name' is not a file name"
+        names+=("$name") out=$dir/$name.tmp
+        : >"$out"
+      elif [[ -n $out ]]; then
+        printf '%s\n' "$line" >>"$out"
+      else
+        die "stdin does not start with a file (=== swarm-ceph file: NAME)"
+      fi
+    done
+    [[ ${names[0]:-} == docker-compose.yml ]] || die "no docker-compose.yml first on stdin"
+    for name in "${names[@]}"; do mv -f "$dir/$name.tmp" "$dir/$name"; done
     # Swarm refuses a service update made from a stale read ("update out of sequence"): a rolling update in progress
     # bumps the service's version (moby/moby#30794). The deploy is run again then (5 tries).
     for attempt in 1 2 3 4 5; do
