@@ -1,7 +1,8 @@
 """L3 for the node-side steps: every script the program sends over SSH, run the same way (the same command line,
 secrets on stdin) against real Docker-in-Docker Swarm nodes from lab/lab.sh, with the lab's real CephFS mounted by
 ceph-fuse. Each step runs twice to prove it is idempotent, then the page is checked on every node from outside, a node
-is stopped (failover) and comes back with its mount, one node's CephFS stalls (its task is kept), the page is edited,
+is stopped (failover) and comes back with its mount, one node's CephFS stalls (its task is kept, and every node serves
+the page meanwhile, that one from nginx's open file), the page is edited (nginx reloaded by the page check),
 and every delete step is run to prove destroy leaves nothing behind.
 
 The Pulumi engine driving these steps from the program is tests/test_engine_lab.py."""
@@ -9,11 +10,13 @@ The Pulumi engine driving these steps from the program is tests/test_engine_lab.
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
+from components.compose import bundle
 from components.config import StackConfig
-from components.docker_stack import deploy_environment, html_dir, page_sha256
+from components.docker_stack import WEB_SERVICE, deploy_environment, html_dir, page_sha256
 from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES, lab_host_key, lab_mount, lab_secrets
 from lab.steps import PROJECT, cephfs_ls, eventually, node_state, remote, request_loop, running_on, step
 from lab.steps import docker as lab_docker
@@ -26,8 +29,9 @@ SHARED, KEY_FILE, CONF_FILE = LAB_MOUNT.point, LAB_MOUNT.key_file, LAB_MOUNT.con
 MOUNT = [SHARED, "fuse", KEY_FILE, CONF_FILE, LAB_MOUNT.conf, LAB_MOUNT.fstab]  # cephfs-mount.sh's arguments
 STACK = StackConfig(image=LAB_NGINX_IMAGE, resolve_image="never", deploy_timeout_s=120)
 MASTER, WORKER1, WORKER2 = LAB_NODES
-COMPOSE = (PROJECT / STACK.compose_file).read_text()
+SHIPPED, DIGESTS = bundle(STACK.compose_path.read_text(), STACK.compose_path.parent)
 PAGE = (PROJECT / STACK.page_file).read_text()
+WEB = f"{STACK.name}_{WEB_SERVICE}"  # the service serving the page
 
 
 def ssh(node, script: str, *args: object, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -65,12 +69,16 @@ def _stall_keeps_the_task(node, others, seconds: float) -> None:
     and ``others`` serve the page without a failed request meanwhile."""
     before = _web_container(node)
     assert before, f"no web container on {node[0]}"
+    # nginx's workers each open the page once (open_file_cache); requests spread over them
+    warm = request_loop([node[1]], STACK.published_port, PAGE, 3)
+    assert len(warm[0]) > 20 and not warm[1], warm
     remote(node[1], "pkill -STOP -x ceph-fuse", timeout=30)
     try:
         # the stall is real: a stat hangs until killed (137; its status echoed: ssh reports a killed command as 255)
         probe = remote(node[1], f"timeout -s KILL 3 stat {SHARED}/html/index.html; echo $?", timeout=30)
         assert probe.stdout.split()[-1:] == ["137"], f"the frozen mount answered: {probe}"
-        latencies, failures = request_loop([o[1] for o in others], STACK.published_port, PAGE, seconds)
+        # the frozen node too: nginx serves the page from the file it holds open, without CephFS
+        latencies, failures = request_loop([node[1], *(o[1] for o in others)], STACK.published_port, PAGE, seconds)
     finally:
         remote(node[1], "pkill -CONT -x ceph-fuse", timeout=30)
     assert latencies and not failures, f"{len(failures)}/{len(latencies)} failed during the stall: {failures}"
@@ -126,8 +134,9 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
         STACK.resolve_image,
         STACK.deploy_timeout_s,
         *deploy_environment(STACK, SHARED),
+        *DIGESTS,
     ]
-    assert twice(MASTER, "stack-deploy.sh", *deploy, stdin=COMPOSE).strip() == "deployed"
+    assert twice(MASTER, "stack-deploy.sh", *deploy, stdin=SHIPPED).strip() == "deployed"
     for node in nodes:
         twice(node, "serve-check.sh", f"http://{node[1]}:{STACK.published_port}/", sha, 60)
         assert fetch(node[1]) == PAGE  # and from outside the nodes
@@ -139,7 +148,7 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
         assert len(latencies) > 20 and not failures, f"{len(failures)}/{len(latencies)} failed in failover: {failures}"
         eventually(lambda: node_state(MASTER[1], WORKER2[0]) == "down", 60, "the stopped node to be Down")
         eventually(
-            lambda: running_on(MASTER[1], f"{STACK.name}_web") == sorted([MASTER[0], WORKER1[0]]),
+            lambda: running_on(MASTER[1], WEB) == sorted([MASTER[0], WORKER1[0]]),
             60,
             "the service to run on the two survivors",
         )
@@ -151,15 +160,19 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
     # A stalled CephFS on one node (its ceph-fuse frozen for 65 s, as an MDS failover or a laggy client stalls it):
     # the health check counts a stall healthy, so the node's task is kept (a check that failed on it would have had
     # Swarm replace the task after ~45 s here, and the new one could not start before the stall ended); the other
-    # nodes serve throughout. What the frozen node itself serves during the stall is issue 18's.
+    # nodes serve throughout, and so does the frozen one (nginx holds the page open).
     _stall_keeps_the_task(WORKER1, [MASTER, WORKER2], 65)
     ssh(WORKER1, "serve-check.sh", f"http://{WORKER1[1]}:{STACK.published_port}/", sha, 60)
 
-    # Edit the page: every node serves the new one.
+    # Edit the page: nginx holds the old one open (for an hour), until the page check reloads it; every node then
+    # serves the new one.
     new_page = PAGE.replace("Hello from swarm-ceph", "Hello again from swarm-ceph")
     new_sha = ssh(MASTER, "stack-page.sh", "put", html_dir(SHARED), stdin=new_page).stdout.strip()
+    time.sleep(2)
+    assert fetch(WORKER2[1]) == PAGE  # still the cached page
     for node in nodes:
-        ssh(node, "serve-check.sh", f"http://{node[1]}:{STACK.published_port}/", new_sha, 60)
+        check = ssh(node, "serve-check.sh", f"http://{node[1]}:{STACK.published_port}/", new_sha, 60, "-", WEB)
+        assert "containers here reloaded" in check.stderr, check.stderr
         assert fetch(node[1]) == new_page
 
     # Destroy, in the order the engine would: stack, page, members, joins, init. Each delete runs twice.
