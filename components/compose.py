@@ -1,10 +1,10 @@
-"""Compose files as `docker stack deploy` reads them, and the files the deploy step ships beside them.
+"""Compose files as `docker stack deploy` reads them, and the files their Swarm configs are made from.
 
-A compose file may make Swarm configs from files beside it (``configs: KEY: {file: ./NAME}``): the deploy step
-ships each such file with the compose file, and sets ``KEY_DIGEST`` (upper-case, e.g. ``WEB_CONF_DIGEST``) to a
-digest of its content. Swarm configs cannot change, so the compose file names the config with it
-(``name: web_conf_${WEB_CONF_DIGEST}``): a new content is a new config, and `docker stack deploy` rolls the service
-onto it instead of failing ("only updates to Labels are allowed").
+A compose file may make Swarm configs from files beside it (``configs: KEY: {file: ./NAME}``): a step of its own
+puts each such file beside the compose file on the manager, and the deploy step sets ``KEY_DIGEST`` (upper-case,
+e.g. ``WEB_CONF_DIGEST``) to a digest of its content. Swarm configs cannot change, so the compose file names the
+config with it (``name: web_conf_${WEB_CONF_DIGEST}``): a new content is a new config, and `docker stack deploy`
+rolls the service onto it instead of failing ("only updates to Labels are allowed").
 """
 
 from __future__ import annotations
@@ -74,25 +74,13 @@ def check_config_files(compose_path: Path, key: str, environment: dict[str, str]
     return p
 
 
-FILE_HEADER = "=== swarm-ceph file: "  # a line that starts each shipped file on the deploy step's stdin
-
-
-def bundle(compose: str, directory: Path) -> tuple[str, list[str]]:
-    """The deploy step's stdin, text that `pulumi preview` shows as it is: each file (the compose file first, then
-    each file its configs are made from, read from ``directory``) after a ``FILE_HEADER NAME`` line, ending with a
-    newline; and the digest variables (``KEY_DIGEST=...``) for the compose file's interpolation."""
-    files = {COMPOSE_NAME: compose}
+def shipped_files(compose: str, directory: Path) -> tuple[dict[str, str], list[str]]:
+    """The files the compose file's configs are made from, read from ``directory`` (NAME -> text), and the digest
+    variables (``KEY_DIGEST=...``) for the compose file's interpolation."""
+    files: dict[str, str] = {}
     digests: list[str] = []
     for config, file in sorted(config_files(compose).items()):
         name = _SHIPPABLE.match(file)[1]  # the config check has made sure that it is one
         files[name] = (directory / name).read_text()
         digests.append(f"{digest_variable(config)}={hashlib.sha256(files[name].encode()).hexdigest()[:16]}")
-    parts = []
-    for name, text in files.items():
-        if any(line.startswith(FILE_HEADER) for line in text.splitlines()):
-            raise ValueError(
-                f"{directory / name} has a line starting with {FILE_HEADER!r}, "
-                "which the deploy step reads as a new file"
-            )
-        parts.append(f"{FILE_HEADER}{name}\n{text}" + ("" if text.endswith("\n") or not text else "\n"))
-    return "".join(parts), digests
+    return files, digests

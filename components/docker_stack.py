@@ -1,6 +1,6 @@
-"""DockerStack: `docker stack deploy` on the leader; for the web stack also the page on the shared storage before it
-and the page checked on every node after it. Extra stacks (swarm-ceph:stacks) are the deploy step alone, with their
-data directory on the shared storage."""
+"""DockerStack: `docker stack deploy` on the leader, after a step per file its Swarm configs are made from; for the
+web stack also the page on the shared storage before it and the page checked on every node after it. Extra stacks
+(swarm-ceph:stacks) have no page: their data directory is on the shared storage."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ class DockerStackArgs(BaseModel):
     stack: StackConfig | ExtraStackConfig  # name, resolve_image, deploy_timeout_s
     leader: NodeHandle
     shared_root: str
-    compose_path: Path  # shipped with the files its configs are made from (compose.bundle)
+    compose_path: Path  # beside it, the files its configs are made from (compose.shipped_files)
     environment: list[str]  # VAR=value for the compose file's interpolation (deploy_environment, extra_environment)
     after: list  # pulumi.Resource: the Swarm is complete and the storage is mounted and checked on every node
     web: WebPage | None = None  # the web stack only
@@ -136,8 +136,9 @@ class DockerStack(pulumi.ComponentResource):
         super().__init__("swarm-ceph:index:DockerStack", name, None, opts)
         st, web = args.stack, args.web
         compose = args.compose_path.read_text()
-        shipped, digests = compose_files.bundle(compose, args.compose_path.parent)
+        files, digests = compose_files.shipped_files(compose, args.compose_path.parent)
         environment = [*args.environment, *digests]
+        stack_dir = f"{REMOTE_STACKS_DIR}/{st.name}"
         if args.firewall_ports is not None:
             _warn_closed_ports(self, name, args, compose, environment)
         self.page = None
@@ -152,10 +153,25 @@ class DockerStack(pulumi.ComponentResource):
                 delete=("stack-page.sh", ["remove", html_dir(args.shared_root)]),
                 depends_on=args.after,
             )
+        # The files the compose file's configs are made from, beside it on the manager: a step each, its content on
+        # stdin (a readable diff); the deploy step sets their digests, which name the configs.
+        self.files = [
+            run_script(
+                f"{name}-file-{file}",
+                args.leader,
+                "stack-file.sh",
+                ["put", stack_dir, file],
+                parent=self,
+                stdin=text,
+                delete=("stack-file.sh", ["remove", stack_dir, file]),
+                depends_on=args.after,
+            )
+            for file, text in files.items()
+        ]
         deploy_args = [
             "deploy",
             st.name,
-            f"{REMOTE_STACKS_DIR}/{st.name}",
+            stack_dir,
             st.resolve_image,
             st.deploy_timeout_s,
             *environment,
@@ -168,10 +184,10 @@ class DockerStack(pulumi.ComponentResource):
             "stack-deploy.sh",
             deploy_args,
             parent=self,
-            stdin=shipped,
+            stdin=compose,
             delete=("stack-deploy.sh", ["remove", st.name, st.deploy_timeout_s]),
-            # the page waits for args.after: listing them again only costs evaluation time
-            depends_on=[self.page] if self.page is not None else args.after,
+            # the page and the files wait for args.after: listing them again only costs evaluation time
+            depends_on=[*([self.page] if self.page is not None else args.after), *self.files],
         )
         self.urls: list[str] = []
         self.checks: dict[str, pulumi.Resource] = {}
@@ -179,7 +195,7 @@ class DockerStack(pulumi.ComponentResource):
             sha = page_sha256(web.page)
             # Any change to the deployment (compose file, image, port...) re-runs every node's check after the
             # redeploy.
-            deployment = hashlib.sha256("\0".join([shipped, *map(str, deploy_args)]).encode()).hexdigest()[:16]
+            deployment = hashlib.sha256("\0".join([compose, *map(str, deploy_args)]).encode()).hexdigest()[:16]
             self.urls = [f"http://{n.ip}:{web.published_port}/" for n in web.nodes]
             # Each node checks its own address: the page's port is open to the LAN only, not between nodes.
             self.checks = {

@@ -40,6 +40,7 @@ PORT = StackConfig().published_port  # the lab stack keeps the defaults
 SERVICE = f"{StackConfig().name}_web"
 PAGE_FILE = "stacks/nginx/html/index.html"
 COMPOSE_FILE = "stacks/nginx/docker-compose.yml"
+CONF_FILE = "stacks/nginx/default.conf"
 
 
 def swarm(ip: str) -> list[str]:
@@ -105,17 +106,29 @@ def test_pulumi_up_change_scale_and_destroy_on_the_lab(lab_nodes, tmp_path):
     assert set(ran) == {"update", "same"}
     serves_everywhere(lab_nodes, edited)
 
-    # A compose edit: the new text in the diff; the redeploy and the per-node checks, nothing else.
+    # A compose edit and an edit of nginx's server config: the new texts in the diff; the config's file, the redeploy
+    # (one rolling update, onto a new Swarm config) and the per-node checks, nothing else; the old config goes.
     compose = (project.root / COMPOSE_FILE).read_text()
     assert "delay: 2s" in compose
     (project.root / COMPOSE_FILE).write_text(compose.replace("delay: 2s", "delay: 3s"))
-    # The engine shows a YAML text as YAML: the changed key, old and new.
-    assert re.search(r'~ delay +: "2s" => "3s"', project.ok("preview", "--diff").stdout)
+    configs_before = docker(master, "config", "ls", "--format", "{{.Name}}").split()
+    assert len(configs_before) == 1 and configs_before[0].startswith("mystack_web_conf_"), configs_before
+    conf = (project.root / CONF_FILE).read_text()
+    assert "max=1000 " in conf
+    (project.root / CONF_FILE).write_text(conf.replace("max=1000 ", "max=500 "))
+    diff = project.ok("preview", "--diff").stdout
+    # The engine shows a YAML text as YAML: the changed key, old and new; the config's file as text.
+    assert re.search(r'~ delay +: "2s" => "3s"', diff) and "max=500 " in diff
     ran = project.up()
-    assert ran["update"] == sorted(["stack-deploy", *steps_of(lab_nodes, "serves")])
+    assert ran["update"] == sorted(["stack-deploy", "stack-file-default.conf", *steps_of(lab_nodes, "serves")])
     assert set(ran) == {"update", "same"}
     policy = "{{.Spec.TaskTemplate.RestartPolicy.Delay}}"
     assert docker(master, "service", "inspect", SERVICE, "--format", policy) == "3s"
+    configs = docker(master, "config", "ls", "--format", "{{.Name}}").split()
+    assert len(configs) == 1 and configs != configs_before and configs[0].startswith("mystack_web_conf_"), configs
+    for name, ip, _ in lab_nodes:
+        web = sh(ip, f"docker ps -q -f label=com.docker.swarm.service.name={SERVICE}")
+        assert "max=500 " in sh(ip, f"docker exec {web} cat /etc/nginx/conf.d/default.conf"), name
     # The deploy step returned only once the rolling update (node by node) was over.
     assert docker(master, "service", "inspect", SERVICE, "--format", "{{.UpdateStatus.State}}") == "completed"
     serves_everywhere(lab_nodes, edited)

@@ -329,7 +329,6 @@ def test_stack_runs_after_every_mount_and_the_swarm(dev_run):
     assert deploy.parent == dev_run.named("stack").urn
     assert deploy.inputs["connection"]["host"] == "10.10.1.10"
     assert " always " in deploy.inputs["create"].replace("'", " ")
-    assert deploy.inputs["stdin"].startswith("=== swarm-ceph file: docker-compose.yml\n")
     assert "services:" in deploy.inputs["stdin"] and "mode: global" in deploy.inputs["stdin"]
     assert "stack-deploy.sh remove mystack" in deploy.inputs["delete"].replace("'", "")
     for dependency in (
@@ -341,6 +340,26 @@ def test_stack_runs_after_every_mount_and_the_swarm(dev_run):
     serves = dev_run.commands("serve-check.sh")
     assert sorted(s.inputs["connection"]["host"] for s in serves) == ["10.10.1.10", "10.10.1.11", "10.10.1.12"]
     assert all(dev_run.depends_on(s, deploy) for s in serves)
+    assert all(s.inputs["create"].replace("'", "").endswith(" mystack_web") for s in serves)  # told to reload
+
+
+def test_nginx_server_config_is_put_beside_the_compose_file_before_the_deploy(dev_run):
+    """stacks/nginx/default.conf: a step of its own on the manager (its text the step's stdin), which the deploy
+    waits for; the deploy names the Swarm config by its digest and the delete removes the file."""
+    deploy = web_deploy(dev_run)
+    (conf,) = dev_run.commands("stack-file.sh")
+    assert conf.name == "stack-file-default.conf" and conf.parent == dev_run.named("stack").urn
+    assert conf.inputs["connection"]["host"] == "10.10.1.10" and dev_run.depends_on(deploy, conf)
+    assert conf.inputs["stdin"] == (PROJECT / "stacks/nginx/default.conf").read_text()
+    assert (
+        conf.inputs["create"].replace("'", "").endswith("stack-file.sh put /opt/swarm-ceph/stacks/mystack default.conf")
+    )
+    assert (
+        conf.inputs["delete"]
+        .replace("'", "")
+        .endswith("stack-file.sh remove /opt/swarm-ceph/stacks/mystack default.conf")
+    )
+    assert re.search(r" WEB_CONF_DIGEST=[0-9a-f]{16}\b", deploy.inputs["create"].replace("'", ""))
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -548,7 +567,8 @@ def test_editing_the_page_or_compose_file_changes_readable_inputs_in_place(tmp_p
     assert new_page.inputs["stdin"] == "<h1>edited</h1>\n" != old_page.inputs["stdin"]
     old_deploy, new_deploy = web_deploy(dev_run), web_deploy(edited)
     assert "delay: 5s" in new_deploy.inputs["stdin"] and "delay: 2s" in old_deploy.inputs["stdin"]
-    assert "open_file_cache_valid    2h" in new_deploy.inputs["stdin"]  # the config's file, as text
+    (conf,) = [c for c in edited.commands("stack-file.sh") if c.name == "stack-file-default.conf"]
+    assert "open_file_cache_valid    2h" in conf.inputs["stdin"]  # the config's file, as text
     digest = re.compile(r"WEB_CONF_DIGEST=[0-9a-f]{16}")
     assert digest.findall(new_deploy.inputs["create"]) != digest.findall(old_deploy.inputs["create"]) != []
     new_checks = {c.name: c.inputs["create"] for c in edited.commands("serve-check.sh")}
@@ -693,8 +713,9 @@ def test_a_lost_first_manager_hands_every_manager_side_step_to_the_next_manager(
         *run.commands("swarm-node.sh"),
         *run.commands("stack-deploy.sh"),
         *run.commands("stack-page.sh"),
+        *run.commands("stack-file.sh"),
     ]
-    assert len(leader_side) == 2 + 5 + 2 + 1
+    assert len(leader_side) == 2 + 5 + 2 + 1 + 1
     for step in leader_side:
         assert step.inputs["connection"]["host"] == manager2, step.name
         assert not step.retain_on_delete and run.depends_on(step, init), step.name  # the leader leaves last

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from components.compose import bundle
+from components.compose import shipped_files
 from components.config import StackConfig
 from components.docker_stack import WEB_SERVICE, deploy_environment, html_dir, page_sha256
 from lab.stack_config import LAB_NGINX_IMAGE, LAB_NODES, lab_host_key, lab_mount, lab_secrets
@@ -29,7 +29,8 @@ SHARED, KEY_FILE, CONF_FILE = LAB_MOUNT.point, LAB_MOUNT.key_file, LAB_MOUNT.con
 MOUNT = [SHARED, "fuse", KEY_FILE, CONF_FILE, LAB_MOUNT.conf, LAB_MOUNT.fstab]  # cephfs-mount.sh's arguments
 STACK = StackConfig(image=LAB_NGINX_IMAGE, resolve_image="never", deploy_timeout_s=120)
 MASTER, WORKER1, WORKER2 = LAB_NODES
-SHIPPED, DIGESTS = bundle(STACK.compose_path.read_text(), STACK.compose_path.parent)
+COMPOSE = STACK.compose_path.read_text()
+FILES, DIGESTS = shipped_files(COMPOSE, STACK.compose_path.parent)
 PAGE = (PROJECT / STACK.page_file).read_text()
 WEB = f"{STACK.name}_{WEB_SERVICE}"  # the service serving the page
 
@@ -136,7 +137,9 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
         *deploy_environment(STACK, SHARED),
         *DIGESTS,
     ]
-    assert twice(MASTER, "stack-deploy.sh", *deploy, stdin=SHIPPED).strip() == "deployed"
+    for file, text in FILES.items():  # nginx's server config, beside the compose file
+        twice(MASTER, "stack-file.sh", "put", deploy[2], file, stdin=text)
+    assert twice(MASTER, "stack-deploy.sh", *deploy, stdin=COMPOSE).strip() == "deployed"
     for node in nodes:
         twice(node, "serve-check.sh", f"http://{node[1]}:{STACK.published_port}/", sha, 60)
         assert fetch(node[1]) == PAGE  # and from outside the nodes
@@ -177,7 +180,9 @@ def test_platform_steps_on_real_swarm_nodes(lab_nodes):
 
     # Destroy, in the order the engine would: stack, page, members, joins, init. Each delete runs twice.
     twice(MASTER, "stack-deploy.sh", "remove", STACK.name, 120)
-    assert docker(MASTER, "service", "ls", "-q") == ""
+    assert docker(MASTER, "service", "ls", "-q") == "" and docker(MASTER, "config", "ls", "-q") == ""
+    for file in FILES:
+        twice(MASTER, "stack-file.sh", "remove", f"/opt/swarm-ceph/stacks/{STACK.name}", file)
     twice(MASTER, "stack-page.sh", "remove", html_dir(SHARED))
     for worker in (WORKER1, WORKER2):
         twice(MASTER, "swarm-node.sh", "remove", worker[0])

@@ -19,7 +19,6 @@ from typing import NamedTuple
 import pytest
 
 from components.cephfs import ceph_conf, fstab_line
-from components.compose import FILE_HEADER, bundle
 from components.config import StorageConfig
 from components.scripts import SCRIPTS_DIR, script_command
 from lab.program import FAKE_CEPH_CLIENT_KEY
@@ -301,37 +300,46 @@ def test_cephfs_mount_says_why_when_the_filesystem_is_not_mounted(tmp_path):
 STACKS = SCRIPTS_DIR.parent.parent / "stacks"
 
 
-def shipped(compose: str, directory: Path = STACKS) -> str:
-    """The deploy step's stdin for ``compose`` (its configs' files read from ``directory``)."""
-    return bundle(compose, directory)[0]
+def test_stack_file_puts_a_config_file_beside_the_compose_file(tmp_path):
+    """nginx's server config, byte for byte and world-readable, where `docker stack deploy` reads a config's
+    `file: ./default.conf`; run again with the same content it writes nothing; its delete removes it; a name that is
+    not a file name is refused."""
+    conf = (STACKS / "nginx/default.conf").read_text()
+    target = tmp_path / "stacks/web/default.conf"
+    digest = hashlib.sha256(conf.encode()).hexdigest()
+    assert ok("stack-file.sh", "put", target.parent, "default.conf", state=tmp_path, stdin=conf) == digest + "\n"
+    assert target.read_text() == conf and oct(target.stat().st_mode & 0o777) == "0o644"
+    inode = target.stat().st_ino
+    again = run("stack-file.sh", "put", target.parent, "default.conf", state=tmp_path, stdin=conf)
+    assert again.stdout == digest + "\n" and "holds this content already" in again.stderr
+    assert target.stat().st_ino == inode and sorted(p.name for p in target.parent.iterdir()) == ["default.conf"]
+    edited = conf + "# edited\n"
+    assert ok("stack-file.sh", "put", target.parent, "default.conf", state=tmp_path, stdin=edited).strip() == (
+        hashlib.sha256(edited.encode()).hexdigest()
+    )
+    assert target.read_text() == edited
+    for _ in range(2):
+        assert ok("stack-file.sh", "remove", target.parent, "default.conf", state=tmp_path) == "removed\n"
+    assert not target.exists()
+    bad = run("stack-file.sh", "put", target.parent, "../evil", state=tmp_path, stdin="x\n")
+    assert bad.returncode == 1 and "'../evil' is not a file name" in bad.stderr
+    assert not (tmp_path / "stacks/evil").exists()
 
 
-PLAIN_STACK = shipped("services: {}\n")
-
-
-def test_stack_deploy_writes_the_compose_file_and_its_configs_files(tmp_path):
-    """The web stack's compose file and nginx's server config land side by side, byte for byte, as `docker stack
-    deploy` reads a config's `file: ./default.conf`; a file name that is not one, or no compose file first, is
-    refused before any deploy."""
+def test_stack_deploy_removes_the_configs_its_services_no_longer_use(tmp_path):
+    """A changed config file is a new Swarm config (named by its digest); once the stack has converged on it, the old
+    one, which no service uses any more, is removed; the one in use stays, and a deploy that changes nothing removes
+    nothing."""
     docker = tmp_path / "docker"
     env = dict(state=docker, FAKE_DOCKER_STATE=str(docker))
-    compose = (STACKS / "nginx/docker-compose.yml").read_text()
     deploy = ["deploy", "web", tmp_path / "stacks/web", "never", 10]
-    for _ in range(2):
-        out = ok("stack-deploy.sh", *deploy, stdin=shipped(compose, STACKS / "nginx"), **env)
-        assert out == "deployed\n"
-    assert sorted(p.name for p in (tmp_path / "stacks/web").iterdir()) == ["default.conf", "docker-compose.yml"]
-    assert (tmp_path / "stacks/web/default.conf").read_text() == (STACKS / "nginx/default.conf").read_text()
-    assert (docker / "compose.yml").read_text() == compose
-    for stdin, why in [
-        (f"{FILE_HEADER}../evil\nx\n", "'../evil' is not a file name"),
-        ("services: {}\n", "stdin does not start with a file"),
-        (f"{FILE_HEADER}default.conf\nx\n", "no docker-compose.yml first on stdin"),
-    ]:
-        done = run("stack-deploy.sh", *deploy, stdin=stdin, **env)
-        assert done.returncode == 1 and why in done.stderr, done.stderr
-    assert (docker / "calls").read_text().splitlines() == ["stack deploy web"] * 2
-    assert not (tmp_path / "evil").exists()
+    assert ok("stack-deploy.sh", *deploy, "WEB_CONF_DIGEST=aaaa", stdin="services: {}\n", **env) == "deployed\n"
+    assert ok("stack-deploy.sh", *deploy, "WEB_CONF_DIGEST=aaaa", stdin="services: {}\n", **env) == "deployed\n"
+    assert sorted(p.name for p in (docker / "configs").iterdir()) == ["aaaa"]
+    done = run("stack-deploy.sh", *deploy, "WEB_CONF_DIGEST=bbbb", stdin="services: {}\n", **env)
+    assert done.returncode == 0 and "removed config aaaa" in done.stderr, done.stderr
+    assert sorted(p.name for p in (docker / "configs").iterdir()) == ["bbbb"]
+    assert (docker / "calls").read_text().splitlines() == [*["stack deploy web"] * 3, "config rm aaaa"]
 
 
 def test_stack_deploy_makes_the_data_dir_and_the_remove_keeps_it(tmp_path):
@@ -343,9 +351,7 @@ def test_stack_deploy_makes_the_data_dir_and_the_remove_keeps_it(tmp_path):
     compose = (STACKS / "kv/docker-compose.yml").read_text()
     deploy = ["deploy", "kv", tmp_path / "stacks/kv", "always", 10, f"DATA_DIR={data}", "KV_IMAGE=redis:7.2"]
     for _ in range(2):
-        out = ok(
-            "stack-deploy.sh", *deploy, state=tmp_path / "ceph", stdin=shipped(compose), FAKE_DOCKER_STATE=str(docker)
-        )
+        out = ok("stack-deploy.sh", *deploy, state=tmp_path / "ceph", stdin=compose, FAKE_DOCKER_STATE=str(docker))
         assert out == "deployed\n" and data.is_dir()
     env = (docker / "env").read_text().splitlines()
     assert f"DATA_DIR={data}" in env and "KV_IMAGE=redis:7.2" in env
@@ -364,7 +370,7 @@ def test_stack_deploy_without_data_dir_creates_no_directory(tmp_path):
     docker = tmp_path / "docker"
     before = sorted(p.name for p in tmp_path.iterdir())
     deploy = ["deploy", "web", tmp_path / "stacks/web", "never", 10, "HTML_DIR=/nonexistent/html"]
-    assert ok("stack-deploy.sh", *deploy, state=docker, stdin=PLAIN_STACK, FAKE_DOCKER_STATE=str(docker)) == (
+    assert ok("stack-deploy.sh", *deploy, state=docker, stdin="services: {}\n", FAKE_DOCKER_STATE=str(docker)) == (
         "deployed\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "stacks", "docker"])
@@ -558,13 +564,13 @@ def test_stack_deploy_remove_runs_stack_rm_again_while_the_network_is_in_use(tmp
     docker = tmp_path / "docker"
     deploy = ["deploy", "web", tmp_path / "stacks/web", "never", 10]
     env = dict(state=docker, FAKE_DOCKER_STATE=str(docker))
-    assert ok("stack-deploy.sh", *deploy, stdin=PLAIN_STACK, **env) == "deployed\n"
+    assert ok("stack-deploy.sh", *deploy, stdin="services: {}\n", **env) == "deployed\n"
     (docker / "in-use").write_text("2")
     assert ok("stack-deploy.sh", "remove", "web", 10, **env) == "removed\n"
     assert (docker / "calls").read_text().splitlines() == ["stack deploy web", *["stack rm web"] * 3]
     assert not (docker / "network").exists() and (docker / "in-use").read_text().strip() == "0"
 
-    assert ok("stack-deploy.sh", *deploy, stdin=PLAIN_STACK, **env) == "deployed\n"
+    assert ok("stack-deploy.sh", *deploy, stdin="services: {}\n", **env) == "deployed\n"
     (docker / "in-use").write_text("1000")
     done = run("stack-deploy.sh", "remove", "web", 3, **env)
     assert done.returncode == 1 and "stack web was not gone within 3s" in done.stderr, done.stderr
@@ -579,13 +585,13 @@ def test_stack_deploy_runs_again_while_swarm_answers_update_out_of_sequence(tmp_
     env = dict(state=docker, FAKE_DOCKER_STATE=str(docker))
     docker.mkdir()
     (docker / "out-of-sequence").write_text("2")
-    done = run("stack-deploy.sh", *deploy, stdin=PLAIN_STACK, **env)
+    done = run("stack-deploy.sh", *deploy, stdin="services: {}\n", **env)
     assert done.returncode == 0 and done.stdout == "deployed\n", done.stderr
     assert done.stderr.count("update out of sequence (try") == 2
     assert (docker / "calls").read_text().splitlines() == ["stack deploy web"] * 3
 
     (docker / "out-of-sequence").write_text("9")
-    done = run("stack-deploy.sh", *deploy, stdin=PLAIN_STACK, **env)
+    done = run("stack-deploy.sh", *deploy, stdin="services: {}\n", **env)
     assert done.returncode == 1 and (docker / "out-of-sequence").read_text().strip() == "4"
     assert "docker stack deploy web failed: Error response from daemon: rpc error" in done.stderr, done.stderr
 

@@ -14,7 +14,7 @@ import yaml
 
 from cloudinit import node_user_data, template_user_data
 from components.cephfs import CONF_FILE, ceph_conf, fstab_line, secret_file
-from components.compose import FILE_HEADER, bundle
+from components.compose import shipped_files
 from components.config import ExtraStackConfig, NetworkConfig, PublishedPort, StackConfig
 from components.docker_stack import (
     compose_published_ports,
@@ -426,7 +426,7 @@ def test_deploy_environment_feeds_the_compose_file():
     compose = (Path(__file__).parent.parent / "stacks/nginx/docker-compose.yml").read_text()
     env = deploy_environment(StackConfig(), "/mnt/cephfs")
     assert env == ["STACK_NAME=mystack", "NGINX_IMAGE=nginx:1.27", "PUBLISHED_PORT=8080", "HTML_DIR=/mnt/cephfs/html"]
-    _, digests = bundle(compose, WEB_DIR)
+    _, digests = shipped_files(compose, WEB_DIR)
     for item in env + digests:
         assert "${" + item.split("=")[0] in compose
     doc = yaml.safe_load(compose)
@@ -440,23 +440,23 @@ def test_deploy_environment_feeds_the_compose_file():
 WEB_DIR = Path(__file__).parent.parent / "stacks/nginx"
 
 
-def test_the_deploy_step_ships_the_files_the_configs_are_made_from(tmp_path):
-    """stdin: the compose file, then each config's file, each after its header line, as text (what a preview shows);
-    the digest variable follows the file's content, so that a changed file is a new Swarm config (configs cannot
-    change) and an unchanged one is not."""
+def test_the_files_the_configs_are_made_from_and_their_digests(tmp_path):
+    """Each config's file, read beside the compose file; its digest variable follows its content, so that a changed
+    file is a new Swarm config (configs cannot change) and an unchanged one is not."""
     compose = (WEB_DIR / "docker-compose.yml").read_text()
     conf = (WEB_DIR / "default.conf").read_text()
-    shipped, digests = bundle(compose, WEB_DIR)
-    assert shipped == f"{FILE_HEADER}docker-compose.yml\n{compose}{FILE_HEADER}default.conf\n{conf}"
+    files, digests = shipped_files(compose, WEB_DIR)
+    assert files == {"default.conf": conf}
     (digest,) = digests
-    assert re.fullmatch(r"WEB_CONF_DIGEST=[0-9a-f]{16}", digest) and bundle(compose, WEB_DIR)[1] == digests
-    (tmp_path / "default.conf").write_text(conf + "# edited")  # no newline at its end: one is added
-    edited_shipped, (edited,) = bundle(compose, tmp_path)
-    assert edited.startswith("WEB_CONF_DIGEST=") and edited != digest and edited_shipped.endswith("# edited\n")
-    assert bundle("services: {}\n", tmp_path) == (f"{FILE_HEADER}docker-compose.yml\nservices: {{}}\n", [])
-    (tmp_path / "default.conf").write_text(f"{FILE_HEADER}x\n")
-    with pytest.raises(ValueError, match="which the deploy step reads as a new file"):
-        bundle(compose, tmp_path)
+    assert re.fullmatch(r"WEB_CONF_DIGEST=[0-9a-f]{16}", digest) and shipped_files(compose, WEB_DIR)[1] == digests
+    (tmp_path / "default.conf").write_text(conf + "# edited\n")
+    edited_files, (edited,) = shipped_files(compose, tmp_path)
+    assert (
+        edited.startswith("WEB_CONF_DIGEST=")
+        and edited != digest
+        and edited_files["default.conf"].endswith("# edited\n")
+    )
+    assert shipped_files("services: {}\n", tmp_path) == ({}, [])
 
 
 def test_the_page_server_keeps_its_files_open_for_an_hour():

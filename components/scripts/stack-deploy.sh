@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# stack-deploy.sh deploy STACK DIR RESOLVE_IMAGE TIMEOUT_S [VAR=VALUE...] (files on stdin, each after a line
-#   "=== swarm-ceph file: NAME": docker-compose.yml, then the files its configs are made from): write them to DIR,
-#   `docker stack deploy` the compose file with VAR=VALUE in its environment (compose interpolation), and
+# stack-deploy.sh deploy STACK DIR RESOLVE_IMAGE TIMEOUT_S [VAR=VALUE...] (compose file on stdin): write the
+#   compose file to DIR (beside the files its configs are made from: stack-file.sh), `docker stack deploy` it with
+#   VAR=VALUE in its environment (compose interpolation), and
 #   wait until every service has all its tasks Running and no update in progress (a rolling update of a global
 #   service has all its tasks Running between two nodes' turns). An update that was paused or rolled back fails.
 #   DATA_DIR=path among the variables (an extra stack's directory on the shared storage) is created first.
@@ -44,6 +44,26 @@ converged() {
   done
 }
 
+# prune_configs: remove the stack's Swarm configs that none of its services uses any more (a config's file changed:
+# the services rolled onto the new one, named by its digest). Run once the stack has converged, so that no task
+# of an update or a rollback still needs the old one.
+prune_configs() {
+  local config services used
+  services=$(docker service ls "${stack_filter[@]}" -q)
+  # shellcheck disable=SC2086 # one argument per service ID
+  used=" $(docker service inspect $services \
+    --format '{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}' | tr '\n' ' ') "
+  for config in $(docker config ls "${stack_filter[@]}" --format '{{.Name}}'); do
+    if [[ $used != *" $config "* ]]; then
+      if docker config rm "$config" >/dev/null; then
+        log "removed config $config (no service of $stack uses it any more)"
+      else
+        log "warning: could not remove config $config, which no service of $stack uses any more"
+      fi
+    fi
+  done
+}
+
 case $action in
   deploy)
     dir=${1:?usage: stack-deploy.sh deploy STACK DIR RESOLVE_IMAGE TIMEOUT_S [VAR=VALUE...]}
@@ -53,21 +73,8 @@ case $action in
       if [[ $var == DATA_DIR=* ]]; then mkdir -p "${var#DATA_DIR=}"; fi
     done
     mkdir -p "$dir"
-    names=() out=""
-    while IFS= read -r line || [[ -n $line ]]; do
-      if [[ $line == "=== swarm-ceph file: "* ]]; then
-        name=${line#"=== swarm-ceph file: "}
-        [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "'$name' is not a file name"
-        names+=("$name") out=$dir/$name.tmp
-        : >"$out"
-      elif [[ -n $out ]]; then
-        printf '%s\n' "$line" >>"$out"
-      else
-        die "stdin does not start with a file (=== swarm-ceph file: NAME)"
-      fi
-    done
-    [[ ${names[0]:-} == docker-compose.yml ]] || die "no docker-compose.yml first on stdin"
-    for name in "${names[@]}"; do mv -f "$dir/$name.tmp" "$dir/$name"; done
+    cat >"$dir/docker-compose.yml.tmp"
+    mv -f "$dir/docker-compose.yml.tmp" "$dir/docker-compose.yml"
     # Swarm refuses a service update made from a stale read ("update out of sequence"): a rolling update in progress
     # bumps the service's version (moby/moby#30794). The deploy is run again then (5 tries).
     for attempt in 1 2 3 4 5; do
@@ -83,6 +90,7 @@ case $action in
       docker stack ps --no-trunc "$stack" >&2 || true
       die "stack $stack did not converge within ${timeout_s}s"
     fi
+    prune_configs
     echo "deployed"
     ;;
   remove)
