@@ -505,6 +505,37 @@ def test_swarm_node_remove_drains_a_ready_node_first_and_never_waits_for_a_down_
     assert (docker / "out-of-sequence").read_text().strip() == "0"
 
 
+def test_swarm_node_rides_out_a_manager_without_a_leader(tmp_path):
+    """A just-healed manager (or one in an election) answers "The swarm does not have a leader": every node command
+    is asked again (for SWARM_WAIT_S), so that neither a destroy nor an up fails on it, and a remove never takes that
+    answer for "not in the swarm" (the node would stay in the Swarm). A node the Swarm does not know ("No such
+    node") is no error; an answer that does not pass in time is, naming it."""
+    docker = tmp_path / "docker"
+    env = dict(state=tmp_path / "ceph", FAKE_DOCKER_STATE=str(docker))
+    node = swarm_node(docker, "swarm-worker1")
+    (docker / "no-leader").write_text("3\n")
+    assert ok("swarm-node.sh", "apply", "swarm-worker1", 10, "worker", "active", "tier=web", **env) == "ready\n"
+    (docker / "no-leader").write_text("3\n")
+    done = run("swarm-node.sh", "remove", "swarm-worker1", 10, **env)
+    assert done.returncode == 0 and done.stdout == "removed\n", done.stderr
+    assert "does not have a leader" in done.stderr and (docker / "no-leader").read_text().strip() == "0"
+    assert calls(docker) == [
+        "node update --label-add tier=web swarm-worker1",
+        "node update --availability drain swarm-worker1",
+        "node rm --force swarm-worker1",
+    ]
+    assert not node.exists()
+    gone = run("swarm-node.sh", "remove", "swarm-worker1", 10, **env)
+    assert gone.returncode == 0 and "swarm-worker1 is not in the swarm; nothing to remove" in gone.stderr
+
+    swarm_node(docker, "swarm-worker2")
+    (docker / "no-leader").write_text("1000\n")
+    done = run("swarm-node.sh", "remove", "swarm-worker2", 10, SWARM_WAIT_S="3", **env)
+    assert done.returncode == 1 and "could not ask the Swarm about swarm-worker2" in done.stderr, done.stderr
+    assert "Make sure more than half of the managers are online" in done.stderr
+    assert (docker / "nodes/swarm-worker2").is_dir()
+
+
 def test_swarm_node_apply_refuses_an_unknown_role_or_availability(tmp_path):
     docker = tmp_path / "docker"
     node = swarm_node(docker, "swarm-worker1", ceph="true")

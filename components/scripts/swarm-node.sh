@@ -17,22 +17,32 @@ host=${2:?usage: swarm-node.sh apply|remove HOSTNAME ...}
 shift 2
 
 LOCK_FILE=/run/lock/swarm-ceph-swarm-node.lock
-node_field() { docker node inspect --format "$2" "$1" 2>/dev/null; }
-# node_cmd ARGS...: `docker node ARGS`, again (5 tries) while Swarm answers "update out of sequence": the node object
-# changed between the CLI's read and its write, e.g. by another node's demotion running at the same time.
+# The Swarm's passing answers, asked again: a manager without a leader or slow to answer (just healed, an election
+# going on: "does not have a leader", "context deadline exceeded"), or a node object that changed between the CLI's
+# read and its write ("update out of sequence", e.g. another node's demotion running at the same time).
+SWARM_WAIT_S=${SWARM_WAIT_S:-60}
+passing() {
+  [[ $1 == *"update out of sequence"* || $1 == *"context deadline exceeded"* || $1 == *"does not have a leader"* ]]
+}
+# node_cmd ARGS...: `docker node ARGS`, its output on stdout; again while the Swarm's answer is a passing one (for
+# SWARM_WAIT_S at most); any other error is printed to stderr and returned.
 node_cmd() {
-  local err attempt
-  for attempt in 1 2 3 4 5; do
-    if err=$(docker node "$@" 2>&1 >/dev/null); then
-      return 0
+  local out err errors deadline=$((SECONDS + SWARM_WAIT_S))
+  errors=$(mktemp)
+  until out=$(docker node "$@" 2>"$errors"); do
+    err=$(<"$errors")
+    if ! passing "$err" || ((SECONDS >= deadline)); then
+      rm -f "$errors"
+      printf '%s\n' "$err" >&2
+      return 1
     fi
-    [[ $err == *"update out of sequence"* ]] || break
-    log "docker node $1: update out of sequence (try $attempt); again"
+    log "docker node $1: ${err##*desc = }; again"
     sleep 1
   done
-  printf '%s\n' "$err" >&2
-  return 1
+  rm -f "$errors"
+  [[ -z $out ]] || printf '%s\n' "$out"
 }
+node_field() { node_cmd inspect --format "$2" "$1"; }
 # shellcheck disable=SC2016 # a Go template, not shell
 labels_template='{{range $k, $v := .Spec.Labels}}{{$k}}{{"\n"}}{{end}}'
 is_ready() { [[ $(node_field "$host" '{{.Status.State}}') == ready ]]; }
@@ -82,11 +92,13 @@ case $action in
     ;;
   remove)
     timeout_s=${1:-0}
-    if ! docker node inspect "$host" >/dev/null 2>&1; then
+    if ! err=$(node_cmd inspect --format '{{.ID}}' "$host" 2>&1 >/dev/null); then
+      [[ $err == *"No such node"* || $err == *"not found"* ]] || die "could not ask the Swarm about $host: $err"
       log "$host is not in the swarm; nothing to remove"
       echo "removed"
       exit 0
     fi
+    [[ -z $err ]] || printf '%s\n' "$err" >&2 # the passing answers met on the way
     if is_ready; then
       if [[ $(node_field "$host" '{{.Spec.Availability}}') != drain ]]; then
         node_cmd update --availability drain "$host"
