@@ -15,8 +15,6 @@ from pathlib import Path
 
 import yaml
 
-COMPOSE_NAME = "docker-compose.yml"  # the compose file's name on the manager, beside the files it ships
-
 
 class ComposeLoader(yaml.SafeLoader):
     """YAML as Docker reads a compose file (YAML 1.2 integers): ``2222:22`` is a string, not a base-60 number."""
@@ -32,7 +30,11 @@ _SHIPPABLE = re.compile(r"^(?:\./)?([A-Za-z0-9][A-Za-z0-9._-]*)$")
 
 
 def load(compose: str) -> dict:
-    return yaml.load(compose, Loader=ComposeLoader) or {}
+    """The compose file's top-level mapping ({} when empty); a YAMLError when it is not YAML or not a mapping."""
+    doc = yaml.load(compose, Loader=ComposeLoader) or {}
+    if not isinstance(doc, dict):
+        raise yaml.YAMLError(f"a compose file is a mapping (services:, configs:...), not a {type(doc).__name__}")
+    return doc
 
 
 def config_files(compose: str) -> dict[str, str]:
@@ -52,7 +54,7 @@ def check_config_files(compose_path: Path, key: str, environment: dict[str, str]
     try:
         files = config_files(compose_path.read_text())
     except yaml.YAMLError as e:
-        return [f"{key} {str(compose_path)!r} is not valid YAML: {e}. Fix: correct the compose file"]
+        return [f"{key} {str(compose_path)!r} cannot be read as a compose file: {e}. Fix: correct it"]
     p: list[str] = []
     for config, file in files.items():
         m = _SHIPPABLE.match(file)

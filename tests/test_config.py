@@ -709,8 +709,10 @@ def test_a_config_files_digest_variable_is_reserved(tmp_path):
     assert message.startswith(f"{NS}stacks[0].environment.APP_CONF_DIGEST is reserved: the deploy step sets it")
 
 
-def test_a_compose_file_that_is_not_yaml_is_refused(tmp_path):
+@pytest.mark.parametrize("text, why", [("services: [\n", "while parsing"), ("- a\n- b\n", "not a list")])
+def test_a_compose_file_that_is_not_a_yaml_mapping_is_refused(tmp_path, text, why):
     compose = tmp_path / "docker-compose.yml"
-    compose.write_text("services: [\n")
+    compose.write_text(text)
     message = one_problem(dev(stacks=[dict(KV, composeFile=str(compose))]))
-    assert message.startswith(f"{NS}stacks[0].composeFile {str(compose)!r} is not valid YAML")
+    assert message.startswith(f"{NS}stacks[0].composeFile {str(compose)!r} cannot be read as a compose file")
+    assert why in message and "Fix: correct it" in message
