@@ -86,8 +86,8 @@ def planned(nodes: int, token_kinds: int, storage: str = "microceph", extra_stac
     have one: kv)."""
     microceph = storage == "microceph"
     # Remote steps: per node: ready, Swarm node (labels), mount, IO check, serve check; per node but the first:
-    # Swarm join; once: seal, init, page, deploy; the tokens; a deploy per extra stack.
-    remote = 5 * nodes + (nodes - 1) + 4 + token_kinds + extra_stacks
+    # Swarm join; once: seal, init, page, nginx's server config file, deploy; the tokens; a deploy per extra stack.
+    remote = 5 * nodes + (nodes - 1) + 5 + token_kinds + extra_stacks
     if microceph:  # per node: OSD; per node but the first: MicroCeph add and join; once: bootstrap, health, filesystem
         remote += nodes + 2 * (nodes - 1) + 3
     counts = Counter(
