@@ -83,7 +83,7 @@ case $action in
       $wanted || changes+=(--label-rm "$key")
     done < <(node_field "$host" "$labels_template")
     if ((${#changes[@]})); then
-      node_cmd update "${changes[@]}" "$host"
+      node_cmd update "${changes[@]}" "$host" >/dev/null
     fi
     if [[ $availability == drain ]]; then
       retry "$timeout_s" 1 drained || die "tasks still run on $host ${timeout_s}s after it was drained (docker node ps $host)"
@@ -101,7 +101,7 @@ case $action in
     [[ -z $err ]] || printf '%s\n' "$err" >&2 # the passing answers met on the way
     if is_ready; then
       if [[ $(node_field "$host" '{{.Spec.Availability}}') != drain ]]; then
-        node_cmd update --availability drain "$host"
+        node_cmd update --availability drain "$host" >/dev/null
       fi
       retry "$timeout_s" 2 drained || log "warning: tasks still run on $host after ${timeout_s}s; removing it anyway"
     fi
@@ -111,10 +111,10 @@ case $action in
       mkdir -p "${LOCK_FILE%/*}"
       exec 9>"$LOCK_FILE"
       flock 9
-      node_cmd demote "$host"
+      node_cmd demote "$host" >/dev/null
       retry 60 1 demoted || die "$host is still a Raft member 60s after its demotion; run this again"
     fi
-    node_cmd rm --force "$host"
+    node_cmd rm --force "$host" >/dev/null
     echo "removed"
     ;;
   *) die "unknown action '$action' (apply|remove)" ;;
