@@ -80,6 +80,9 @@ TOOLS = [
     "umount",
 ]
 SSH_DEADLINE_S = 420
+SSH_CONNECT_TIMEOUT_S = 15
+SSH_ATTEMPTS = 3
+SSH_NOT_CONNECTED = re.compile(r"timed out during banner exchange|port 22: Connection timed out")
 CLOUD_INIT_DEADLINE_S = 600
 TEMPLATE_DEADLINE_S = 2400  # boot, the install under software emulation, seal, power-off (~7 min under load)
 
@@ -111,13 +114,21 @@ class Vm:
         return [
             "ip", "netns", "exec", NETNS, "ssh",
             "-i", str(seed.LAB_KEY), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-            "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes",
+            "-o", f"ConnectTimeout={SSH_CONNECT_TIMEOUT_S}", "-o", "StrictHostKeyChecking=yes",
             "-o", f"UserKnownHostsFile={known_hosts or self.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
             f"{seed.SSH_USER}@{self.ip}", command,
         ]  # fmt: skip
 
     def ssh(self, command: str, timeout: float = 60, known_hosts: Path | None = None) -> subprocess.CompletedProcess:
-        return _run(self.ssh_argv(command, known_hosts), timeout)
+        """The command over SSH. A connection that timed out before the login (the command never ran) is tried
+        again, twice: under software emulation, with three VMs busy on two cores, sshd's banner has come later than
+        ConnectTimeout once, right after `pulumi up` (a CI run)."""
+        for attempt in range(1, SSH_ATTEMPTS + 1):
+            result = _run(self.ssh_argv(command, known_hosts), timeout)
+            if result.returncode != 255 or not SSH_NOT_CONNECTED.search(result.stderr) or attempt == SSH_ATTEMPTS:
+                return result
+            print(f"\nssh {self.name}: {result.stderr.strip().splitlines()[-1]} (attempt {attempt}), again")
+        raise AssertionError("unreachable")
 
     def out(self, command: str, timeout: float = 60) -> str:
         return _check(self.ssh(command, timeout), f"ssh {self.name} {command!r}").strip()
