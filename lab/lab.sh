@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local lab for swarm-ceph: three real Docker Swarm node containers (sshd +
-# nested dockerd) on one bridge network, a real Ceph cluster (Debian's Ceph 16.2)
+# nested dockerd) on one bridge network, a real Ceph cluster (Debian 13's Ceph 18.2)
 # across them, images built without any registry. See lab/README.md.
 #
 #   lab/lab.sh build            build/reuse the lab images
@@ -23,7 +23,9 @@ LAB_SUBNET=${LAB_SUBNET:-10.77.1.0/24}
 LAB_GATEWAY=${LAB_GATEWAY:-10.77.1.1}
 # Images saved into every node by `up` (docker save | ssh docker load).
 LAB_LOAD_IMAGES=${LAB_LOAD_IMAGES:-swarm-ceph-lab/nginx swarm-ceph-lab/redis}
-LAB_DEBIAN_SUITE=${LAB_DEBIAN_SUITE:-bookworm}
+# The nodes' Debian: 13 (trixie) has Ceph 18.2, what MicroCeph's reef track ships (12 has 16.2, whose MONs never
+# replaced a lost active MDS in a probe: issue 18), and Docker 26.
+LAB_DEBIAN_SUITE=${LAB_DEBIAN_SUITE:-trixie}
 # The Debian mirror for debootstrap: the host's own apt source unless LAB_DEBIAN_MIRROR says otherwise.
 # shellcheck source=debian-mirror.sh
 . "$(dirname "${BASH_SOURCE[0]}")/debian-mirror.sh"
