@@ -15,12 +15,15 @@ its output. Usage (as root, Docker engine running): uv run python bench/figures.
 from __future__ import annotations
 
 import re
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from bench.common import print_table  # noqa: E402
+
 FIGURE = re.compile(r"^figure: (.+) = ([0-9.]+)$", re.MULTILINE)
 
 
@@ -44,10 +47,7 @@ def main(test_file: str, runs: int) -> None:
             rows.setdefault(name, []).append(value)
     if not rows:
         raise SystemExit(f"{test_file} printed no figure")
-    width = max(map(len, rows))
-    print(f"{'what':<{width}}  {'min':>7} {'median':>7} {'max':>7}   ({runs} runs of {test_file})")
-    for name, values in rows.items():
-        print(f"{name:<{width}}  {min(values):7.1f} {statistics.median(values):7.1f} {max(values):7.1f}")
+    print_table(rows, f"({runs} runs of {test_file})")
 
 
 if __name__ == "__main__":

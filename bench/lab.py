@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import checked, print_table  # noqa: E402
 from components.config import StackConfig  # noqa: E402
 from lab.engine import Project  # noqa: E402
 from lab.stack_config import LAB_NODES, lab_secrets, lab_stack_config  # noqa: E402
@@ -87,9 +88,9 @@ def add(rows: dict, what: str, seconds: float) -> None:
 def one_round(rows: dict, n: int, last: bool) -> dict | None:
     """Round n: the lab from nothing, the stack up, changed, failed over and destroyed; the last round also returns
     the nginx failover's statistics."""
-    _check(lab("down"))
+    checked(lab("down"))
     started = time.monotonic()
-    up = _check(lab("up"))
+    up = checked(lab("up"))
     add(rows, "lab/lab.sh up: nodes, Ceph, images (from nothing)", time.monotonic() - started)
     add(rows, "  of which Ceph to HEALTH_OK", float(re.search(r"Ceph HEALTH_OK after (\d+)s", up.stderr).group(1)))
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,26 +115,17 @@ def one_round(rows: dict, n: int, last: bool) -> dict | None:
 
 
 def main(runs: int) -> None:
-    _check(lab("build"))
+    checked(lab("build"))
     rows: dict[str, list[float]] = {}
     try:
         for i in range(runs):
             stats = one_round(rows, i + 1, last=i == runs - 1)
     finally:
-        _check(lab("down"))
-    width = max(map(len, rows))
-    print(f"{'what (wall clock, s)':<{width}}  {'min':>6} {'median':>6} {'max':>6}   ({runs} runs)")
-    for what, seconds in rows.items():
-        print(f"{what:<{width}}  {min(seconds):6.1f} {statistics.median(seconds):6.1f} {max(seconds):6.1f}")
+        checked(lab("down"))
+    print_table(rows, f"({runs} runs; wall clock, s)")
     print(f"\nnginx failover ({LAB_NODES[-1][0]} stopped, {FAILOVER_S} s of requests against the other nodes):")
     for key, value in stats.items():
         print(f"  {key:<28} {value if value is None or isinstance(value, int) else round(value, 1)}")
-
-
-def _check(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr[-2000:])
-    return result
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ Usage (as root, Docker engine running): uv run python bench/mds_failover.py [RUN
 from __future__ import annotations
 
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import checked, print_table  # noqa: E402
 from lab.stack_config import LAB_NODES  # noqa: E402
 from lab.steps import eventually, lab, sh  # noqa: E402
 
@@ -45,8 +45,8 @@ def mount(ip: str) -> None:
 
 
 def one_round(rows: dict) -> None:
-    _check(lab("down"))
-    _check(lab("up"))
+    checked(lab("down"))
+    checked(lab("up"))
     victim = active_mds(LAB_NODES[0][1])
     writer_node, reader_node = [ip for name, ip, _ in LAB_NODES if name != victim][:2]
     for ip in (writer_node, reader_node):
@@ -73,23 +73,14 @@ def one_round(rows: dict) -> None:
 
 
 def main(runs: int) -> None:
-    _check(lab("build"))
+    checked(lab("build"))
     rows: dict[str, list[float]] = {}
     try:
         for _ in range(runs):
             one_round(rows)
     finally:
-        _check(lab("down"))
-    width = max(map(len, rows))
-    print(f"{'what':<{width}}  {'min':>6} {'median':>6} {'max':>6}   ({runs} runs)")
-    for what, values in rows.items():
-        print(f"{what:<{width}}  {min(values):6.1f} {statistics.median(values):6.1f} {max(values):6.1f}")
-
-
-def _check(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr[-2000:])
-    return result
+        checked(lab("down"))
+    print_table(rows, f"({runs} runs)")
 
 
 if __name__ == "__main__":
