@@ -23,8 +23,8 @@ LAB_SUBNET=${LAB_SUBNET:-10.77.1.0/24}
 LAB_GATEWAY=${LAB_GATEWAY:-10.77.1.1}
 # Images saved into every node by `up` (docker save | ssh docker load).
 LAB_LOAD_IMAGES=${LAB_LOAD_IMAGES:-swarm-ceph-lab/nginx swarm-ceph-lab/redis}
-# The nodes' Debian: 13 (trixie) has Ceph 18.2, what MicroCeph's reef track ships (12 has 16.2, whose MONs never
-# replaced a lost active MDS in a probe: issue 18), and Docker 26.
+# The nodes' Debian: 13 (trixie) has Ceph 18.2, what MicroCeph's reef track ships, and Docker 26 (12, bookworm:
+# Ceph 16.2, Docker 20.10).
 LAB_DEBIAN_SUITE=${LAB_DEBIAN_SUITE:-trixie}
 # The Debian mirror for debootstrap: the host's own apt source unless LAB_DEBIAN_MIRROR says otherwise.
 # shellcheck source=debian-mirror.sh
