@@ -196,6 +196,22 @@ class StorageConfig(Model):
     microceph_channel: str = Field(
         default=DEFAULT_MICROCEPH_CHANNEL, pattern=r"^[a-z0-9][a-z0-9.-]*/(stable|candidate|beta|edge)(/[a-z0-9.-]+)?$"
     )
+    # microceph: how long the MONs let an MDS stay silent, while a MON is down or their quorum is new, before a standby
+    # replaces it (Ceph's mds_beacon_mon_down_grace, default 60 s). Every node runs a MON, so the node of the active
+    # MDS takes a MON with it: this wait is most of the CephFS stall of a power loss (see the README).
+    mds_beacon_mon_down_grace_s: int = Field(default=10, ge=5, le=600)
+    # microceph: how long a new active MDS waits for the clients of the one it replaces to reconnect (Ceph's
+    # mds_reconnect_timeout, default 45 s). Every node mounts CephFS, so the active MDS's node takes a client with it,
+    # whose reconnect never comes: the whole wait is stall. A live client slower than this is evicted.
+    mds_reconnect_timeout_s: int = Field(default=15, ge=5, le=300)
+
+    def ceph_tuning(self) -> dict[str, tuple[str, str, int]]:
+        """microceph: the options the program sets in Ceph's central configuration, by step name: (who, option,
+        value). storage.mdsBeaconMonDownGraceS and mdsReconnectTimeoutS, for a shorter MDS failover."""
+        return {
+            "mds-grace": ("mon", "mds_beacon_mon_down_grace", self.mds_beacon_mon_down_grace_s),
+            "mds-reconnect": ("mds", "mds_reconnect_timeout", self.mds_reconnect_timeout_s),
+        }
 
     @property
     def shared_root(self) -> str:
@@ -557,6 +573,15 @@ def check_settings(s: StackSettings) -> list[str]:
             f"{ns}:storage.microcephChannel is only used with storage.type: microceph on infrastructure: proxmox (the "
             "template installs MicroCeph from it). Fix: remove it (on hosts you bring, install MicroCeph yourself)"
         )
+    defaults = StorageConfig().ceph_tuning()
+    for field, step in (("mds_beacon_mon_down_grace_s", "mds-grace"), ("mds_reconnect_timeout_s", "mds-reconnect")):
+        if field in s.storage.model_fields_set and s.storage.type != "microceph":
+            who, option, value = defaults[step]
+            p.append(
+                f"{ns}:storage.{to_camel(field)} is only used with storage.type: microceph (the program sets it in "
+                f"the cluster it makes). Fix: remove it; on a Ceph cluster you run, set it there: "
+                f"`ceph config set {who} {option} {value}`"
+            )
     if s.storage.type != "existing" and s.storage.path:
         p.append(
             f"{ns}:storage.path is only used with storage.type: existing. "

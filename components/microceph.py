@@ -1,5 +1,6 @@
-"""MicroCephCluster: bootstrap, add/join every node (one at a time), one OSD per node, wait for HEALTH_OK, then the
-pools, the CephFS filesystem and the client the mounts use (its key a secret output)."""
+"""MicroCephCluster: bootstrap, add/join every node (one at a time), one OSD per node, wait for HEALTH_OK, then a
+shorter MDS failover (two options in Ceph's configuration), the pools, the CephFS filesystem and the client the mounts
+use (its key a secret output)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,20 @@ class MicroCephCluster(pulumi.ComponentResource):
             depends_on=list(self.disks.values()),
         )
         st = args.storage
+        # A shorter MDS failover (storage.mdsBeaconMonDownGraceS, mdsReconnectTimeoutS): one step per option. A
+        # destroy takes each back to Ceph's default, unless it was changed by hand since.
+        self.tuning = {
+            step: run_script(
+                f"{name}-{step}",
+                first.handle,
+                "ceph-config.sh",
+                ["set", *setting],
+                parent=self,
+                delete=("ceph-config.sh", ["rm", *setting]),
+                depends_on=[self.health],
+            )
+            for step, setting in st.ceph_tuning().items()
+        }
         # Pools, filesystem and client.<clientName> (authorized rw on it), each only if missing; the step prints the
         # client's key, so it is a secret step and its stdout a secret.
         self.filesystem = run_script(

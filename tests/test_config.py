@@ -627,6 +627,34 @@ def test_microceph_channel_checked(channel):
     assert message.startswith(NS + "storage.microcephChannel")
 
 
+@pytest.mark.parametrize(
+    ("key", "field", "default", "bad"),
+    [
+        ("mdsBeaconMonDownGraceS", "mds_beacon_mon_down_grace_s", 10, (4, 601, "soon")),
+        ("mdsReconnectTimeoutS", "mds_reconnect_timeout_s", 15, (4, 301, "soon")),
+    ],
+)
+def test_the_mds_failover_options_default_and_are_checked(key, field, default, bad):
+    assert getattr(parse_settings(raw_of(dev(), GOOD_SECRETS)).storage, field) == default
+    cfg = dev(storage={"type": "microceph", key: 30})
+    assert getattr(parse_settings(raw_of(cfg, GOOD_SECRETS)).storage, field) == 30
+    for value in bad:
+        message = one_problem(dev(storage={"type": "microceph", key: value}))
+        assert message.startswith(f"{NS}storage.{key}"), message
+
+
+@pytest.mark.parametrize(
+    ("key", "fix"),
+    [
+        ("mdsBeaconMonDownGraceS", "ceph config set mon mds_beacon_mon_down_grace 10"),
+        ("mdsReconnectTimeoutS", "ceph config set mds mds_reconnect_timeout 15"),
+    ],
+)
+def test_the_mds_failover_options_only_where_the_program_makes_the_cluster(key, fix):
+    message = one_problem(cephfs(**{key: 10}), CEPHFS_SECRETS)
+    assert message.startswith(f"{NS}storage.{key} is only used with storage.type: microceph") and fix in message
+
+
 def test_microceph_channel_only_where_the_template_installs_microceph():
     message = one_problem(cephfs(microcephChannel="squid/stable"), CEPHFS_SECRETS)
     assert message.startswith(NS + "storage.microcephChannel is only used with storage.type: microceph")

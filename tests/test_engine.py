@@ -88,8 +88,8 @@ def planned(nodes: int, token_kinds: int, storage: str = "microceph", extra_stac
     # Remote steps: per node: ready, Swarm node (labels), mount, IO check, serve check; per node but the first:
     # Swarm join; once: seal, init, page, nginx's server config file, deploy; the tokens; a deploy per extra stack.
     remote = 5 * nodes + (nodes - 1) + 5 + token_kinds + extra_stacks
-    if microceph:  # per node: OSD; per node but the first: MicroCeph add and join; once: bootstrap, health, filesystem
-        remote += nodes + 2 * (nodes - 1) + 3
+    if microceph:  # per node: OSD; per node but the first: MicroCeph add and join; once: bootstrap, health, two
+        remote += nodes + 2 * (nodes - 1) + 5  # Ceph options (MDS failover), filesystem
     counts = Counter(
         {
             "pulumi:pulumi:Stack": 1,

@@ -222,6 +222,37 @@ def test_microceph_steps(dev_run):
         assert dev_run.depends_on(disk, own[0])
 
 
+def test_microceph_shortens_the_mds_failover_and_destroy_takes_it_back(dev_run):
+    """After HEALTH_OK, on the bootstrap node, one step per option: mds_beacon_mon_down_grace for the MONs
+    (storage.mdsBeaconMonDownGraceS, 10 s by default; Ceph's 60 s) and mds_reconnect_timeout for the MDSs
+    (storage.mdsReconnectTimeoutS, 15 s; Ceph's 45 s); each delete removes exactly that value again."""
+    steps = {s.name: s for s in dev_run.commands("ceph-config.sh")}
+    assert sorted(steps) == ["microceph-mds-grace", "microceph-mds-reconnect"]
+    for name, setting in (
+        ("microceph-mds-grace", "mon mds_beacon_mon_down_grace 10"),
+        ("microceph-mds-reconnect", "mds mds_reconnect_timeout 15"),
+    ):
+        step = steps[name]
+        assert step.parent == dev_run.named("microceph").urn and step.inputs["connection"]["host"] == "10.10.1.10"
+        assert step.inputs["create"].endswith(f"ceph-config.sh set {setting}")
+        assert step.inputs["delete"].endswith(f"ceph-config.sh rm {setting}")
+        assert dev_run.depends_on(step, dev_run.commands("ceph-health.sh")[0])
+
+
+def test_the_mds_failover_options_follow_the_config():
+    cfg = copy.deepcopy(stack_config("dev"))
+    cfg["swarm-ceph:storage"] = {**cfg["swarm-ceph:storage"], "mdsBeaconMonDownGraceS": 20, "mdsReconnectTimeoutS": 30}
+    steps = sorted(run_program(*with_secrets(cfg)).commands("ceph-config.sh"), key=lambda s: s.name)
+    assert [s.inputs["create"].split("ceph-config.sh ")[-1] for s in steps] == [
+        "set mon mds_beacon_mon_down_grace 20",
+        "set mds mds_reconnect_timeout 30",
+    ]
+    assert [s.inputs["delete"].split("ceph-config.sh ")[-1] for s in steps] == [
+        "rm mon mds_beacon_mon_down_grace 20",
+        "rm mds mds_reconnect_timeout 30",
+    ]
+
+
 def test_cephfs_steps(dev_run):
     (fs,) = dev_run.commands("cephfs-create.sh")
     assert fs.name == "microceph-filesystem" and fs.parent == dev_run.named("microceph").urn
@@ -271,7 +302,8 @@ def test_cephfs_mode_mounts_the_existing_cluster_without_microceph(cephfs_run):
     run = cephfs_run
     types = {r.type for r in run.resources.values() if not r.custom}
     assert "swarm-ceph:index:MicroCephCluster" not in types and "swarm-ceph:index:CephFSMount" in types
-    for script in ("microceph-bootstrap.sh", "microceph-disk.sh", "ceph-health.sh", "cephfs-create.sh"):
+    microceph_only = ("microceph-bootstrap.sh", "microceph-disk.sh", "ceph-health.sh", "ceph-config.sh")
+    for script in (*microceph_only, "cephfs-create.sh"):
         assert not run.commands(script), script
     mounts = run.commands("cephfs-mount.sh")
     assert sorted(m.name for m in mounts) == [

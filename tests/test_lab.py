@@ -266,3 +266,38 @@ def test_nodes_serve_their_derived_host_key_and_a_pinned_client_accepts_only_it(
     other = remote(MASTER[1], "echo pinned-ok", host_key=lab_host_key(WORKER1[0]).public)
     assert other.returncode != 0 and "Host key verification failed" in other.stderr
     assert "pinned-ok" not in other.stdout
+
+
+@pytest.mark.parametrize(
+    ("who", "option", "default", "value", "shown"),
+    [
+        ("mon", "mds_beacon_mon_down_grace", "60", 30, "30"),
+        ("mds", "mds_reconnect_timeout", "45.000000", 30, "30.000000"),
+    ],
+)
+def test_the_ceph_option_steps_against_the_labs_real_ceph(lab_nodes, who, option, default, value, shown):
+    """ceph-config.sh, the MicroCeph steps that shorten an MDS failover, against the lab's real MONs (Ceph 18.2.7 on
+    the Debian 13 lab): the guard reads Ceph's own answers (a float option prints as 30.000000). MicroCeph's
+    `microceph.ceph` is stood in for by a wrapper running the lab's `ceph` (the same CLI without the snap's paths).
+    The lab's ceph.conf sets these options for its daemons, and a node's file outranks the central configuration, so
+    the value set here changes nothing the other tests see."""
+    wrapper = "/usr/local/bin/microceph.ceph"
+    put = remote(MASTER[1], f"printf '#!/bin/sh\\nexec ceph \"$@\"\\n' >{wrapper} && chmod 755 {wrapper}")
+    assert put.returncode == 0, put.stderr
+
+    def central() -> str:
+        return remote(MASTER[1], f"ceph config get {who} {option}").stdout.strip()
+
+    def config_step(action: str) -> str:
+        return ssh(MASTER, "ceph-config.sh", action, who, option, value).stderr
+
+    try:
+        assert central() == default
+        assert f"{who} {option}: {default} -> {value}" in config_step("set")
+        assert f"{who} {option} is {shown} already" in config_step("set")
+        assert central() == shown
+        assert "back to Ceph's default" in config_step("rm")
+        assert central() == default
+        assert f"reads {default}, not {value}" in config_step("rm")
+    finally:
+        remote(MASTER[1], f"rm -f {wrapper}; ceph config rm {who} {option}")

@@ -792,6 +792,19 @@ def _fs_with_client(state: Path) -> None:
         ("71-node1-ceph-auth-get-key-missing.txt", None),
         ("73-node1-ceph-fs-authorize-repeated-same-caps.txt", "client"),
         ("74-node1-ceph-fs-authorize-missing-fs.txt", None),
+        ("C0-lab-ceph-config-get-mon-down-grace-default.txt", None),
+        ("C1-lab-ceph-config-set-mon-down-grace.txt", None),
+        ("C2-lab-ceph-config-get-mon-down-grace-after-set.txt", "config/mon.mds_beacon_mon_down_grace=10"),
+        ("C3-lab-ceph-config-set-mon-down-grace-repeated.txt", "config/mon.mds_beacon_mon_down_grace=10"),
+        ("C4-lab-ceph-config-rm-mon-down-grace.txt", "config/mon.mds_beacon_mon_down_grace=10"),
+        ("C5-lab-ceph-config-rm-mon-down-grace-repeated.txt", None),
+        ("C6-lab-ceph-config-get-unknown-option.txt", None),
+        ("C7-lab-ceph-config-set-mon-down-grace-bad-value.txt", None),
+        ("CC-lab-ceph-config-get-mds-reconnect-default.txt", None),
+        ("CD-lab-ceph-config-set-mds-reconnect.txt", None),
+        ("CE-lab-ceph-config-get-mds-reconnect-after-set.txt", "config/mds.mds_reconnect_timeout=15"),
+        ("CF-lab-ceph-config-rm-mds-reconnect.txt", "config/mds.mds_reconnect_timeout=15"),
+        ("CG-lab-ceph-config-set-mds-reconnect-bad-value.txt", None),
     ],
 )
 def test_the_fake_answers_as_the_real_microceph_did(tmp_path, recording, setup):
@@ -807,8 +820,9 @@ def test_the_fake_answers_as_the_real_microceph_did(tmp_path, recording, setup):
     elif setup == "client":
         _fs_with_client(state)
     elif setup:
-        (state / setup).parent.mkdir(parents=True, exist_ok=True)
-        (state / setup).write_text("cephfs\n")
+        path, _, value = setup.partition("=")
+        (state / path).parent.mkdir(parents=True, exist_ok=True)
+        (state / path).write_text(f"{value or 'cephfs'}\n")
     done = fake(*args, state=state, program=program)
     assert_answers_as_recorded(done, recording)
 
@@ -869,3 +883,67 @@ def test_the_fake_reports_disk_adds_as_the_real_microceph_does(tmp_path, recordi
         (state / "disks" / device.replace("/", "_")).write_text(device + "\n")
     done = fake("disk", "add", device, "--wipe", state=state)
     assert_answers_as_recorded(done, recording)
+
+
+GRACE = ("mon", "mds_beacon_mon_down_grace")
+
+
+def test_ceph_config_sets_an_option_once_and_rm_takes_back_only_its_own_value(tmp_path):
+    state = tmp_path / "cluster"
+    done = run("ceph-config.sh", "set", *GRACE, 10, state=state)
+    assert done.returncode == 0 and "mon mds_beacon_mon_down_grace: 60 -> 10" in done.stderr, done.stderr
+    assert calls(state) == ["config set mon mds_beacon_mon_down_grace 10"]
+    again = run("ceph-config.sh", "set", *GRACE, 10, state=state)
+    assert again.returncode == 0 and "mon mds_beacon_mon_down_grace is 10 already" in again.stderr, again.stderr
+    assert len(calls(state)) == 1
+
+    fake("config", "set", *GRACE, "30", state=state, program="microceph.ceph")  # an operator's own value
+    kept = run("ceph-config.sh", "rm", *GRACE, 10, state=state)
+    assert kept.returncode == 0 and "reads 30, not 10" in kept.stderr, kept.stderr
+    assert calls(state)[1:] == ["config set mon mds_beacon_mon_down_grace 30"]
+
+    ok("ceph-config.sh", "set", *GRACE, 10, state=state)
+    gone = run("ceph-config.sh", "rm", *GRACE, 10, state=state)
+    assert gone.returncode == 0 and "back to Ceph's default" in gone.stderr, gone.stderr
+    assert calls(state)[-1] == "config rm mon mds_beacon_mon_down_grace"
+    assert fake("config", "get", *GRACE, state=state, program="microceph.ceph").stdout == "60\n"
+    ok("ceph-config.sh", "rm", *GRACE, 10, state=state)  # gone already: nothing to do
+    assert calls(state)[-1] == "config rm mon mds_beacon_mon_down_grace" and len(calls(state)) == 4
+
+
+def test_ceph_config_reads_a_float_option_as_the_number_it_is(tmp_path):
+    """mds_reconnect_timeout is a float: Ceph prints 45.000000, and 15.000000 once set to 15 (recorded)."""
+    reconnect = ("mds", "mds_reconnect_timeout")
+    done = run("ceph-config.sh", "set", *reconnect, 15, state=tmp_path)
+    assert done.returncode == 0 and "mds mds_reconnect_timeout: 45.000000 -> 15" in done.stderr, done.stderr
+    again = run("ceph-config.sh", "set", *reconnect, 15, state=tmp_path)
+    assert again.returncode == 0 and "mds_reconnect_timeout is 15.000000 already" in again.stderr, again.stderr
+    assert "back to Ceph's default" in run("ceph-config.sh", "rm", *reconnect, 15, state=tmp_path).stderr
+    assert calls(tmp_path) == ["config set mds mds_reconnect_timeout 15", "config rm mds mds_reconnect_timeout"]
+
+
+def test_ceph_config_refusals_end_the_step_naming_them(tmp_path):
+    """Ceph's refusals (recorded on Ceph 18.2.7) are not waited out: an unknown option, a value of the wrong type."""
+    unknown = run("ceph-config.sh", "set", "mon", "mds_beacon_mon_down_gracce", 10, state=tmp_path)
+    assert unknown.returncode == 1 and "could not read mds_beacon_mon_down_gracce for mon" in unknown.stderr
+    assert (
+        recorded_answer("C6-lab-ceph-config-get-unknown-option.txt").stderr.replace(
+            "no_such_option", "mds_beacon_mon_down_gracce"
+        )
+        in unknown.stderr
+    )
+    bad = run("ceph-config.sh", "set", *GRACE, "soon", state=tmp_path)
+    assert bad.returncode == 1 and "could not set mds_beacon_mon_down_grace to soon for mon" in bad.stderr
+    assert not calls(tmp_path)
+
+
+def test_ceph_config_waits_for_the_mons_and_a_destroy_goes_on_without_them(tmp_path):
+    (tmp_path / "config-no-answer").write_text("1")
+    late = run("ceph-config.sh", "set", *GRACE, 10, state=tmp_path)
+    assert late.returncode == 0 and "did not answer (124), trying again" in late.stderr, late.stderr
+    (tmp_path / "config-no-answer").write_text("1000")
+    never = run("ceph-config.sh", "set", *GRACE, 20, 2, state=tmp_path)
+    assert never.returncode == 1 and "could not read mds_beacon_mon_down_grace for mon" in never.stderr
+    left = run("ceph-config.sh", "rm", *GRACE, 10, 2, state=tmp_path)
+    assert left.returncode == 0 and "remove it by hand: microceph.ceph config rm mon mds_beacon" in left.stderr
+    assert calls(tmp_path) == ["config set mon mds_beacon_mon_down_grace 10"]
