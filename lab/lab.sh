@@ -390,9 +390,9 @@ ceph_up() {
     done
     node_ssh "$first" lab-ceph quorum "$LAB_CEPH_WAIT_SECONDS"
     # The active MDS on the node lab/stack_config.py names (the filesystem is made while its MDS is the only one),
-    # the others standbys started afterwards: a MON and the active MDS lost together take minutes to fail over in
-    # this Ceph (the MONs elect again, then wait mds_beacon_mon_down_grace before replacing the MDS), and the tests
-    # stop nodes.
+    # the others standbys started afterwards: a MON, the active MDS and a client lost together stall CephFS for about
+    # a minute (the MONs elect again, fail the silent MDS, and the new one waits for the dead client: lab/README.md),
+    # and the tests stop nodes.
     mds_ip=$(node_ip "$("$REPO_ROOT/.venv/bin/python" "$LAB_SRC/stack_config.py" mds-node)")
     node_ssh "$mds_ip" lab-ceph daemons mds || die "the MGR, OSD or MDS of $mds_ip did not start"
     parallel_nodes "starting the MGR and OSD" lab-ceph daemons no-mds

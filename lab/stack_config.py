@@ -45,7 +45,7 @@ LAB_NODES = LAB_TOPOLOGIES[3]
 # Hosts the lab starts beside a topology's nodes but the lab stack does not list: a replacement to add by config.
 LAB_SPARES = {3: [], 5: [("swarm-manager4", "10.77.1.15", "manager")]}
 # Where lab/lab.sh puts the active CephFS MDS: a node the tests never stop while CephFS must answer (losing the active
-# MDS together with a MON stalls CephFS for minutes here: lab/README.md).
+# MDS together with a MON and a client stalls CephFS for about a minute here: lab/README.md).
 LAB_MDS_NODE = {3: "swarm-master", 5: "swarm-manager2"}
 
 

@@ -86,13 +86,13 @@ mon_allow_pool_delete = true
 mon_data_avail_warn = 5
 osd_heartbeat_interval = 1
 osd_heartbeat_grace = 5
-mds_beacon_interval = 1
-# The MONs fail a silent MDS after mds_beacon_grace, but a MON tick (every 5 s) later than grace - interval after
-# the last one resets every beacon's clock ("slow election?"): at 5 s no MDS was ever failed. While a MON is down
-# they wait mds_beacon_mon_down_grace (default 60 s) instead: a node with a MON and the active MDS is one node.
-mds_beacon_grace = 10
+# An MDS's failover as MicroCeph users get it from the program: Ceph's failure detection (a beacon every 4 s,
+# mds_beacon_grace 15 s; a grace at or below the MONs' 5 s tick plus the beacon interval fails no MDS at all: each
+# tick resets every beacon's clock, "slow election?"), and the two options the program sets in MicroCeph mode: the
+# MONs' wait while a MON is down (storage.mdsBeaconMonDownGraceS; Ceph's 60 s), as a node with a MON and the active
+# MDS is one node, and a new active MDS's wait for the clients of its predecessor (storage.mdsReconnectTimeoutS;
+# Ceph's 45 s), as that node's own client never comes back in time.
 mds_beacon_mon_down_grace = 10
-# A new active MDS waits this long for every client to reconnect: a stopped node's never does (default 45 s).
 mds_reconnect_timeout = 15
 
 [osd]
