@@ -198,7 +198,7 @@ class StorageConfig(Model):
     )
     # microceph: how long the MONs let an MDS stay silent, while a MON is down or their quorum is new, before a standby
     # replaces it (Ceph's mds_beacon_mon_down_grace, default 60 s). Every node runs a MON, so the node of the active
-    # MDS takes a MON with it: this wait is most of the CephFS stall of a power loss (see the README).
+    # MDS takes a MON with it: at 60 s this wait is most of the CephFS stall of its power loss (see the README).
     mds_beacon_mon_down_grace_s: int = Field(default=10, ge=5, le=600)
     # microceph: how long a new active MDS waits for the clients of the one it replaces to reconnect (Ceph's
     # mds_reconnect_timeout, default 45 s). Every node mounts CephFS, so the active MDS's node takes a client with it,
