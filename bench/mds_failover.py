@@ -101,6 +101,5 @@ def main(runs: int, client_on_victim: bool) -> None:
 
 
 if __name__ == "__main__":
-    flags = {"--client-on-victim"}
-    numbers = [a for a in sys.argv[1:] if a not in flags]
+    numbers = [a for a in sys.argv[1:] if a != "--client-on-victim"]
     main(int(numbers[0]) if numbers else 3, "--client-on-victim" in sys.argv[1:])

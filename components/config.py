@@ -167,6 +167,14 @@ class SshConfig(Model):
     per_dial_timeout: int = Field(default=10, ge=1)
 
 
+# microceph: the options the program sets in Ceph's central configuration, by step name: (StorageConfig field, who,
+# Ceph option). Each is a guarded step (ceph-config.sh) on the bootstrap node once the cluster is healthy.
+CEPH_TUNING = {
+    "mds-grace": ("mds_beacon_mon_down_grace_s", "mon", "mds_beacon_mon_down_grace"),
+    "mds-reconnect": ("mds_reconnect_timeout_s", "mds", "mds_reconnect_timeout"),
+}
+
+
 class StorageConfig(Model):
     # microceph: a MicroCeph cluster on the nodes, its CephFS mounted on every node. cephfs: the CephFS of a Ceph
     # cluster that already exists (e.g. Proxmox's pveceph), mounted on every node. existing: a directory already
@@ -208,10 +216,7 @@ class StorageConfig(Model):
     def ceph_tuning(self) -> dict[str, tuple[str, str, int]]:
         """microceph: the options the program sets in Ceph's central configuration, by step name: (who, option,
         value). storage.mdsBeaconMonDownGraceS and mdsReconnectTimeoutS, for a shorter MDS failover."""
-        return {
-            "mds-grace": ("mon", "mds_beacon_mon_down_grace", self.mds_beacon_mon_down_grace_s),
-            "mds-reconnect": ("mds", "mds_reconnect_timeout", self.mds_reconnect_timeout_s),
-        }
+        return {step: (who, option, getattr(self, field)) for step, (field, who, option) in CEPH_TUNING.items()}
 
     @property
     def shared_root(self) -> str:
@@ -573,14 +578,12 @@ def check_settings(s: StackSettings) -> list[str]:
             f"{ns}:storage.microcephChannel is only used with storage.type: microceph on infrastructure: proxmox (the "
             "template installs MicroCeph from it). Fix: remove it (on hosts you bring, install MicroCeph yourself)"
         )
-    defaults = StorageConfig().ceph_tuning()
-    for field, step in (("mds_beacon_mon_down_grace_s", "mds-grace"), ("mds_reconnect_timeout_s", "mds-reconnect")):
+    for field, who, option in CEPH_TUNING.values():
         if field in s.storage.model_fields_set and s.storage.type != "microceph":
-            who, option, value = defaults[step]
             p.append(
                 f"{ns}:storage.{to_camel(field)} is only used with storage.type: microceph (the program sets it in "
                 f"the cluster it makes). Fix: remove it; on a Ceph cluster you run, set it there: "
-                f"`ceph config set {who} {option} {value}`"
+                f"`ceph config set {who} {option} {getattr(s.storage, field)}`"
             )
     if s.storage.type != "existing" and s.storage.path:
         p.append(

@@ -646,12 +646,12 @@ def test_the_mds_failover_options_default_and_are_checked(key, field, default, b
 @pytest.mark.parametrize(
     ("key", "fix"),
     [
-        ("mdsBeaconMonDownGraceS", "ceph config set mon mds_beacon_mon_down_grace 10"),
-        ("mdsReconnectTimeoutS", "ceph config set mds mds_reconnect_timeout 15"),
+        ("mdsBeaconMonDownGraceS", "ceph config set mon mds_beacon_mon_down_grace 20"),
+        ("mdsReconnectTimeoutS", "ceph config set mds mds_reconnect_timeout 20"),
     ],
 )
 def test_the_mds_failover_options_only_where_the_program_makes_the_cluster(key, fix):
-    message = one_problem(cephfs(**{key: 10}), CEPHFS_SECRETS)
+    message = one_problem(cephfs(**{key: 20}), CEPHFS_SECRETS)  # the fix carries the user's value
     assert message.startswith(f"{NS}storage.{key} is only used with storage.type: microceph") and fix in message
 
 
