@@ -329,6 +329,8 @@ wait_nodes() {
 # Load IMAGE into every node that lacks that exact image id, in parallel.
 load_image() {
     local image=$1 want i ip have pids=() names=() rc=0 logf
+    # A name without a tag is the latest one: `docker save NAME` would save every tag of NAME.
+    [[ ${image##*/} == *:* ]] || image=$image:latest
     want=$(docker image inspect -f '{{.Id}}' "$image") || die "image $image not found on the host"
     for i in "${!NODE_NAMES[@]}"; do
         ip=${NODE_IPS[$i]}
