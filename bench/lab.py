@@ -103,9 +103,10 @@ def one_round(rows: dict, n: int, last: bool) -> dict | None:
         page_file.write_text(edited)
         timed(rows, "pulumi up: page edit (publish, every node serves it)", project.up)
         ips = {name: ip for name, ip, _ in LAB_NODES}
-        moved = stateful_failover(MASTER[1], ips, KV)
+        moved = stateful_failover(MASTER[1], ips, KV, page=(PORT, edited))
         for milestone in ("node Down", "task running elsewhere", "data read back"):
-            add(rows, f"kv failover: node stopped -> {milestone}", moved[milestone])
+            add(rows, f"kv failover: node killed -> {milestone}", moved[milestone])
+        add(rows, "kv failover: failed requests to the other nodes", len(moved["failed"]))
         eventually(lambda: node_state(MASTER[1], moved["from"]) == "ready", 120, "the stopped node to rejoin")
         eventually(lambda: ceph_health(MASTER[1]) == "HEALTH_OK", 180, "Ceph to be HEALTH_OK again")
         eventually(lambda: fetch(ips[moved["from"]], PORT) == edited, 180, "the stopped node to serve again")

@@ -4,6 +4,7 @@ them (the same command line over SSH, secrets on stdin). Used by tests/test_lab.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -78,6 +79,11 @@ def lab(command: str, size: int = 3) -> subprocess.CompletedProcess:
         check=False,
         env={**os.environ, "LAB_SIZE": str(size)},
     )
+
+
+def figure(name: str, value: float) -> None:
+    """A figure for bench/figures.py (which runs a test and aggregates them: min / median / max); asserted nowhere."""
+    print(f"figure: {name} = {value:.1f}")
 
 
 def eventually(check, timeout_s: float, what: str, interval_s: float = 0.5) -> float:
@@ -190,33 +196,47 @@ def ceph_settled(ip: str, osds_up: int) -> bool:
     return ceph_osds_up(ip) == osds_up and all(state.startswith("active") for state in states)
 
 
-def stateful_failover(manager_ip: str, ips: dict[str, str], service: str, on_survivors=None) -> dict[str, float]:
-    """Write a key through the Redis of ``service``, stop the lab node it runs on, wait until Swarm runs it on another
-    node and the same key reads back there; ``on_survivors(new_node)`` runs while the node is still down. The node
-    is started again before returning (not waited for). Returns the seconds from the stop to each milestone."""
+def stateful_failover(
+    manager_ip: str, ips: dict[str, str], service: str, on_survivors=None, page: tuple[int, str] | None = None
+) -> dict:
+    """Write a key through the Redis of ``service``, cut the power of the lab node it runs on (``docker kill``: its
+    Ceph daemons, CephFS client and engine die mid-flight), wait until Swarm runs it on another node and the same key
+    reads back there; ``on_survivors(new_node)`` runs while the node is still down. With ``page`` (port, text), the
+    page is asked of every other node in turn from the kill until then. The node is started again before returning
+    (not waited for). Returns the seconds from the kill to each milestone, and the requests ("requests": how many,
+    "failed": each failure as "ADDRESS at SECONDS: WHY")."""
     first = task_on(manager_ip, service)
     if not first:
         raise RuntimeError(f"{service} is not running")
     stamp = str(time.time_ns())
     if redis(ips[first], service, "set", "stamp", stamp) != "OK":
         raise RuntimeError("could not write through the kv service")
-    subprocess.run(["docker", "stop", "-t", "1", first], check=True, capture_output=True)
-    stopped = time.monotonic()
+    survivors = [ip for name, ip in ips.items() if name != first]
+    done, load = threading.Event(), {"r": ([], [])}
+    loop = threading.Thread(target=lambda: load.update(r=request_loop(survivors, *page, math.inf, stop=done)))
+    subprocess.run(["docker", "kill", first], check=True, capture_output=True)
+    killed = time.monotonic()
+    if page:
+        loop.start()
     try:
         times = {"node Down": eventually(lambda: node_state(manager_ip, first) == "down", 60, f"{first} to be Down")}
-        # Minutes at worst, not seconds: the new task's container binds its directory on CephFS, which waits until
-        # the MDS takes the stopped node's capabilities back (session_timeout), and longer if the stopped node ran
-        # the active MDS (a standby takes over, then waits for the clients to reconnect).
+        # Up to a minute, not seconds: the new task's container binds its directory on CephFS, which waits until the
+        # MDS takes the dead node's capabilities back (session_timeout), and longer if that node ran the active MDS
+        # (a standby takes over, then waits for the clients to reconnect).
         eventually(lambda: task_on(manager_ip, service) not in ("", first), 300, f"{service} to start on another node")
-        times["task running elsewhere"] = time.monotonic() - stopped
+        times["task running elsewhere"] = time.monotonic() - killed
         second = task_on(manager_ip, service)
         eventually(lambda: redis(ips[second], service, "get", "stamp") == stamp, 180, f"the key read back on {second}")
-        times["data read back"] = time.monotonic() - stopped
+        times["data read back"] = time.monotonic() - killed
         if on_survivors is not None:
             on_survivors(second)
     finally:
+        done.set()
+        if page:
+            loop.join()
         subprocess.run(["docker", "start", first], check=True, capture_output=True)
-    return {"from": first, "to": second, **times}
+    latencies, failures = load["r"]
+    return {"from": first, "to": second, **times, "requests": len(latencies), "failed": failures}
 
 
 def assert_mounted(run: Callable[[str], str], mount: LabMount, key: str, fstype: str) -> None:

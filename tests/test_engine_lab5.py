@@ -25,7 +25,17 @@ from components.config import StackConfig
 from lab.engine import Project
 from lab.program import run_program, with_secrets
 from lab.stack_config import LAB_SPARES, lab_secrets, lab_stack_config
-from lab.steps import ceph_osds_up, ceph_settled, cephfs_admin, docker, eventually, fetch, request_loop, running_on
+from lab.steps import (
+    ceph_osds_up,
+    ceph_settled,
+    cephfs_admin,
+    docker,
+    eventually,
+    fetch,
+    figure,
+    request_loop,
+    running_on,
+)
 
 pytestmark = [pytest.mark.lab, pytest.mark.engine]
 PORT = StackConfig().published_port
@@ -53,11 +63,6 @@ def availability(ip: str) -> dict[str, str]:
 def changed(config: dict, name: str, **change) -> list[dict]:
     """The config's nodes, with ``change`` applied to node ``name``."""
     return [dict(n, **change) if n["name"] == name else n for n in config["swarm-ceph:nodes"]]
-
-
-def figure(name: str, value: float) -> None:
-    """A figure for bench/figures.py (which runs this test and aggregates them); asserted nowhere."""
-    print(f"figure: {name} = {value:.1f}")
 
 
 def up_under_load(project: Project, ips: list[str], page: str, what: str) -> dict:

@@ -43,7 +43,7 @@ from components.scripts import script_command
 from lab.engine import Project
 from lab.program import run_program, with_secrets
 from lab.stack_config import lab_mount, lab_secrets, vm_lab_stack_config
-from lab.steps import assert_mounted, assert_unmounted, ceph_health, eventually, fetch
+from lab.steps import assert_mounted, assert_unmounted, ceph_health, eventually, fetch, figure
 from lab.vm import seed
 
 pytestmark = pytest.mark.vm
@@ -144,14 +144,9 @@ def _missing_tools() -> list[str]:
     return [tool for tool in TOOLS if shutil.which(tool) is None]
 
 
-def _figure(name: str, value: float) -> None:
-    """One figure, as bench/figures.py collects them."""
-    print(f"figure: {name} = {value:.1f}")
-
-
 def _timed(label: str, started: float) -> float:
     seconds = time.monotonic() - started
-    _figure(f"{label} (s)", seconds)
+    figure(f"{label} (s)", seconds)
     return seconds
 
 
@@ -200,12 +195,12 @@ def _qemu_peak_memory_mib(run_dir: Path) -> float:
 
 def _print_template_timings(run_dir: Path) -> dict[str, int]:
     timings = {k: int(v) for k, v in (line.split() for line in (run_dir / "timings").read_text().splitlines())}
-    _figure("template boot to SSH (s)", timings["ssh"])
-    _figure("template boot to cloud-init done, wait-ready.sh (s)", timings["ready"])
-    _figure("template seal (s)", timings["sealed"])
-    _figure("template seal to power-off (s)", timings["poweroff"])
+    figure("template boot to SSH (s)", timings["ssh"])
+    figure("template boot to cloud-init done, wait-ready.sh (s)", timings["ready"])
+    figure("template seal (s)", timings["sealed"])
+    figure("template seal to power-off (s)", timings["poweroff"])
     if "qemu_vmhwm_kib" in timings:
-        _figure("template QEMU peak memory, VmHWM (MiB)", timings["qemu_vmhwm_kib"] / 1024)
+        figure("template QEMU peak memory, VmHWM (MiB)", timings["qemu_vmhwm_kib"] / 1024)
     return timings
 
 
@@ -249,7 +244,7 @@ def vms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Vm]]:
         _timed(f"{len(vms)} nodes (booted together) to cloud-init done", started)
         yield vms
         for vm in vms:
-            _figure(f"{vm.name} QEMU peak memory, VmHWM (MiB)", _qemu_peak_memory_mib(vm.run_dir))
+            figure(f"{vm.name} QEMU peak memory, VmHWM (MiB)", _qemu_peak_memory_mib(vm.run_dir))
     finally:
         _check(_vm_sh("down"), "vm.sh down")
 
